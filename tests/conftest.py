@@ -1,0 +1,35 @@
+"""Shared test fixtures: the real samples in ../shared/data (skipped when absent) and an offline environment."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = ROOT.parent / "shared" / "data"
+
+for _key, _value in {
+    "HF_HUB_OFFLINE": "1",
+    "TRANSFORMERS_OFFLINE": "1",
+    "HF_DATASETS_OFFLINE": "1",
+    "HF_HUB_DISABLE_TELEMETRY": "1",
+    "DVC_NO_ANALYTICS": "1",
+    "TOKENIZERS_PARALLELISM": "false",
+    "LEXQA_NO_PROGRESS": "1",
+}.items():
+    os.environ.setdefault(_key, _value)
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The real legal samples beside the project; tests using it skip when the folder is absent."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"real samples not available: {SHARED_DATA} is absent (only in the developers' workspace)")
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def root() -> Path:
+    return ROOT
