@@ -44,7 +44,8 @@ def load(path: str | Path, columns: Sequence[str] | None = None, where: str | No
     try:
         return lf.collect()
     except pl.exceptions.PolarsError as exc:
-        raise InspectError(f"{path}: {exc}") from None
+        first_line = str(exc).strip().split("\n")[0]  # polars appends the query plan below
+        raise InspectError(f"{path}: {f'--where {where!r}: ' if where else ''}{first_line}") from None
 
 
 def text_stats(df: pl.DataFrame) -> pl.DataFrame:
@@ -78,9 +79,11 @@ def render_row(row: dict[str, object], width: int = 100, max_chars: int = 600) -
         text = str(value)
         if len(text) > max_chars:
             text = text[:max_chars] + f" … [{len(text):,} chars]"
-        wrapped = textwrap.wrap(text, width=width - key_width - 2, replace_whitespace=False) or [""]
+        # Wrap each line of the value on its own, so paragraphs and table rows stay under their column.
+        room = width - key_width - 2
+        wrapped = [part for line in text.split("\n") for part in textwrap.wrap(line, width=room) or [""]]
         lines.append(f"{key:>{key_width}}: {wrapped[0]}")
-        lines.extend(" " * (key_width + 2) + part for part in wrapped[1:])
+        lines.extend((" " * (key_width + 2) + part).rstrip() for part in wrapped[1:])
     return "\n".join(lines)
 
 

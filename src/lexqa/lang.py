@@ -36,24 +36,25 @@ class LanguageDetector:
         self._detector = _build(self.codes)
 
     def detect(self, text: str) -> tuple[str | None, float]:
-        """The most likely language and its confidence in [0, 1]; (None, 0.0) for text with no letters."""
+        """The most likely language and its confidence in [0, 1]; (None, 0.0) for text with no letters or in
+        none of the languages in play."""
         sample = text[:_SAMPLE_CHARS]
         if not any(ch.isalpha() for ch in sample):
             return None, 0.0
-        values = self._detector.compute_language_confidence_values(sample)
-        if not values:
-            return None, 0.0
-        best = values[0]
-        return best.language.iso_code_639_1.name.lower(), float(best.value)
+        return _best(self._detector.compute_language_confidence_values(sample))
 
     def detect_many(self, texts: Sequence[str]) -> list[tuple[str | None, float]]:
         """Detect a batch in parallel threads (lingua releases the GIL)."""
         samples = [t[:_SAMPLE_CHARS] for t in texts]
         results = self._detector.compute_language_confidence_values_in_parallel(samples)
-        out: list[tuple[str | None, float]] = []
-        for sample, values in zip(samples, results, strict=True):
-            if not values or not any(ch.isalpha() for ch in sample):
-                out.append((None, 0.0))
-            else:
-                out.append((values[0].language.iso_code_639_1.name.lower(), float(values[0].value)))
-        return out
+        return [
+            _best(values) if any(ch.isalpha() for ch in sample) else (None, 0.0)
+            for sample, values in zip(samples, results, strict=True)
+        ]
+
+
+def _best(values: list) -> tuple[str | None, float]:
+    """The top (code, confidence); (None, 0.0) when no language in play fits (e.g. Greek among fr, ru)."""
+    if not values or values[0].value <= 0:
+        return None, 0.0
+    return values[0].language.iso_code_639_1.name.lower(), float(values[0].value)

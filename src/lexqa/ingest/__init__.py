@@ -127,7 +127,8 @@ def _detect_languages(params: Params, docs: list[dict[str, object]], reject: Cal
         if lang == source.lang and conf >= params.ingest.min_confidence:
             d["lang"] = lang
             continue
-        detail = f"detected {lang} ({conf:.2f}), source {source.name} declares {source.lang}"
+        found = f"detected {lang} ({conf:.2f})" if lang else f"in none of {', '.join(detector.codes)}"
+        detail = f"{found}, source {source.name} declares {source.lang}"
         reject(source, Reject(str(d["origin"]), "wrong_language", f"{d['doc_id']}: {detail}"))
 
 
