@@ -1,0 +1,197 @@
+"""Throughput, cache speed and memory of the generate stage against the loopback LLM server.
+
+1. 2,000 chunks against ``tests/llm_server.py`` (its own process) answering after 100 ms, at concurrency 8,
+   32 and 128: the stage's wall time (prompts, requests, cache, table) against the ideal
+   N x latency / concurrency.
+   Target: at least 90 % of ideal at concurrency 128.
+2. A fully cached re-run of 10,000 chunks (0 requests): target under 3 s, in process and as ``python
+   stages/generate.py`` (imports included).
+3. Memory: the peak resident-set growth of each run (sampled every 10 ms), which should not grow with the
+   number of requests in flight or the number of chunks.
+
+    python benchmarks/generate.py              # about a minute
+    python benchmarks/generate.py --chunks 500 --latency 0.05 --concurrency 8 32
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+os.environ.setdefault("LEXQA_NO_PROGRESS", "1")
+os.environ["LEXQA_BENCH_KEY"] = "sk-bench-not-a-secret"
+
+import polars as pl  # noqa: E402
+import yaml  # noqa: E402
+from llm_server import generate_params, write_chunks  # noqa: E402
+
+from lexqa import generate  # noqa: E402
+from lexqa.generate.cache import Entry, ResponseCache  # noqa: E402
+
+PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def rss_mb() -> float:
+    with open("/proc/self/statm") as fh:
+        return int(fh.read().split()[1]) * PAGE / 2**20
+
+
+@contextlib.contextmanager
+def peak_rss_growth() -> Iterator[dict[str, float]]:
+    """Yields a dict that holds ``mb``, the peak RSS above the starting RSS, once the block is done."""
+    result = {"mb": 0.0}
+    start, peak, done = rss_mb(), [rss_mb()], threading.Event()
+
+    def sample() -> None:
+        while not done.wait(0.01):
+            peak[0] = max(peak[0], rss_mb())
+
+    thread = threading.Thread(target=sample, daemon=True)
+    thread.start()
+    try:
+        yield result
+    finally:
+        done.set()
+        thread.join()
+        result["mb"] = max(peak[0], rss_mb()) - start
+
+
+@contextlib.contextmanager
+def server_process(latency: float) -> Iterator[str]:
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "tests" / "llm_server.py"), "--latency", str(latency)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        yield proc.stdout.readline().strip()
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def requests_seen(url: str) -> int:
+    with urllib.request.urlopen(f"{url}/_stats") as response:
+        return json.load(response)["chat_requests"]
+
+
+class Server:  # what generate_params needs from a server
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+
+def params_for(url: str, cache: Path, concurrency: int):
+    return generate_params(
+        Server(url),
+        cache,
+        api_key_env="LEXQA_BENCH_KEY",
+        concurrency=concurrency,
+        timeout_s=30.0,
+        requests_per_minute=0,
+        tokens_per_minute=0,
+    )
+
+
+def throughput(work: Path, n: int, latency: float, levels: list[int]) -> None:
+    write_chunks(work / "chunks.parquet", n)
+    print(f"\n1. {n:,} chunks, server latency {latency * 1000:.0f} ms (server in its own process)")
+    print(
+        f"   {'concurrency':>11} {'ideal s':>8} {'achieved s':>10} {'efficiency':>10} {'requests':>8} "
+        f"{'peak RSS +MB':>12} {'CPU ms/req':>10}"
+    )
+    with server_process(latency) as url:
+        for concurrency in levels:
+            params = params_for(url, work / f"cache-{concurrency}", concurrency)
+            before = requests_seen(url)
+            with peak_rss_growth() as mem:
+                start, cpu = time.perf_counter(), time.process_time()
+                generate.run(params, in_dir=work, out_dir=work, metrics_dir=work)
+                elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
+            sent = requests_seen(url) - before
+            ideal = n * latency / concurrency
+            print(
+                f"   {concurrency:>11} {ideal:>8.2f} {elapsed:>10.2f} {ideal / elapsed:>10.1%} {sent:>8,} "
+                f"{mem['mb']:>12.1f} {cpu / n * 1000:>10.2f}"
+            )
+
+
+def cached_rerun(work: Path, n: int) -> None:
+    write_chunks(work / "chunks.parquet", n)
+    params = params_for(
+        "http://127.0.0.1:9/v1", work / "cache-10k", 16
+    )  # nothing listens: 0 requests or fail
+    jobs = generate.build_jobs(params.generate, pl.read_parquet(work / "chunks.parquet"))
+    with ResponseCache(params.generate.cache_dir) as cache:  # as if a full run had answered everything
+        cache.put_many(
+            Entry(
+                j.key,
+                "ok",
+                [(s, f"Question {k} ?") for k, s in enumerate(j.slots)],
+                None,
+                400,
+                60,
+                "m",
+                "openai",
+            )
+            for j in jobs
+        )
+    print(f"\n2. fully cached re-run of {n:,} chunks (no server: any request would fail)")
+    with peak_rss_growth() as mem:
+        start, cpu = time.perf_counter(), time.process_time()
+        summary = generate.run(params, in_dir=work, out_dir=work, metrics_dir=work)
+        elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
+    assert summary.extra["requests"]["sent"] == 0 and summary.rows_out == 3 * n
+    print(
+        f"   in process: {elapsed:.2f} s wall, {cpu:.2f} s CPU ({summary.rows_out:,} questions, 0 requests, "
+        f"peak RSS +{mem['mb']:.1f} MB)"
+    )
+
+    project = work / "project"
+    (project / "data" / "processed").mkdir(parents=True)
+    (project / "data" / "processed" / "chunks.parquet").write_bytes((work / "chunks.parquet").read_bytes())
+    raw = yaml.safe_load((ROOT / "params.yaml").read_text(encoding="utf-8"))
+    raw["generate"] = json.loads(params.generate.model_dump_json())
+    (project / "params.yaml").write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    start = time.perf_counter()
+    subprocess.run(
+        [sys.executable, str(ROOT / "stages" / "generate.py")],
+        cwd=project,
+        check=True,
+        capture_output=True,
+        env=os.environ | {"PYTHONPATH": str(ROOT / "src")},
+    )
+    print(
+        f"   python stages/generate.py: {time.perf_counter() - start:.2f} s (imports and start-up included)"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--chunks", type=int, default=2000)
+    parser.add_argument("--latency", type=float, default=0.1)
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[8, 32, 128])
+    parser.add_argument("--cached-chunks", type=int, default=10_000)
+    args = parser.parse_args()
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(
+        f"generate benchmark on {os.cpu_count()} CPUs (load average {load}), Python {sys.version.split()[0]}"
+    )
+    with tempfile.TemporaryDirectory(prefix="lexqa-bench-generate-") as tmp:
+        throughput(Path(tmp), args.chunks, args.latency, args.concurrency)
+        cached_rerun(Path(tmp) / "cached", args.cached_chunks)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,183 @@
+"""The ``generate`` stage: ``chunks.parquet`` → ``questions.parquet``, its summary, ``metrics/generate.json``.
+
+Backends (``generate.backend``): ``openai`` (:mod:`.chat`, any OpenAI-compatible server), ``openai-batch``
+(:mod:`.batch`, the Batch API) and ``ict`` (:mod:`.ict`, the offline Inverse Cloze Task baseline). LLM answers
+go through the response cache (:mod:`.cache`, ``data/cache/llm/``): a run first looks every request up, sends
+only what has no answer yet (failures included, so they are retried), then builds the table from the cache.
+Every chunk ends with its questions or with failure rows that say why. When more than
+``generate.max_failed_fraction`` of the chunks failed with an LLM backend, the table is still written (to
+inspect) but :class:`TooManyFailures` is raised, so ``dvc repro`` records no success and the next run retries
+them (an ICT failure, a chunk without a sentence of the allowed length, is final and never stops the stage)::
+
+    >>> from lexqa.config import load_params
+    >>> from lexqa import generate
+    >>> summary = generate.run(load_params())          # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from lexqa.config import GenerateParams, Params, ParamsError
+from lexqa.generate.accounting import RunStats, dataset_usage, run_cost
+from lexqa.generate.cache import Entry, ResponseCache
+from lexqa.generate.ict import ict_rows
+from lexqa.generate.jobs import Job, build_job, question_rows
+from lexqa.generate.prompts import Templates
+from lexqa.summary import StageSummary
+from lexqa.tables import CHUNKS, QUESTIONS, frame, read_table, write_json, write_table
+
+log = logging.getLogger("lexqa.generate")
+
+
+class TooManyFailures(RuntimeError):
+    """More chunks failed than ``generate.max_failed_fraction`` allows (outputs are written all the same)."""
+
+
+def select_chunks(chunks: pl.DataFrame, limit: int | None) -> pl.DataFrame:
+    """All chunks, or ``limit`` of them spread over every source: those whose id hashes lowest.
+
+    The choice is stable, and a larger limit keeps the chunks of a smaller one (their answers stay cached).
+    """
+    if limit is None or limit >= chunks.height:
+        return chunks
+    rank = [hashlib.sha256(c.encode()).hexdigest() for c in chunks["chunk_id"]]
+    keep = set(pl.Series(rank).arg_sort()[:limit].to_list())
+    return chunks.filter(pl.Series([i in keep for i in range(chunks.height)]))
+
+
+def build_jobs(params: GenerateParams, chunks: pl.DataFrame) -> list[Job]:
+    templates = Templates(params)
+    return [
+        build_job(params, templates.for_chunk(domain, lang), chunk_id, text, context, lang)
+        for chunk_id, text, context, lang, domain in chunks.select(
+            "chunk_id", "text", "context", "lang", "domain"
+        ).iter_rows()
+    ]
+
+
+def api_key(params: GenerateParams) -> str:
+    key = os.environ.get(params.api_key_env)
+    if not key:
+        raise ParamsError(
+            f"generate.backend is {params.backend} but the environment variable {params.api_key_env} "
+            "(generate.api_key_env) is not set; export it (any value for a server without authentication)"
+        )
+    return key
+
+
+def send(params: GenerateParams, jobs: list[Job], cache: ResponseCache) -> RunStats:
+    """Send the jobs with the configured LLM backend; every outcome lands in the cache."""
+    from lexqa.generate.batch import BatchBackend
+    from lexqa.generate.chat import ChatBackend, FatalBackendError
+
+    key = api_key(params)
+    backend = (
+        BatchBackend(params, key, cache) if params.backend == "openai-batch" else ChatBackend(params, key)
+    )
+    writer = cache.writer()
+    try:
+        return asyncio.run(backend.run(jobs, writer))
+    except FatalBackendError as exc:
+        raise ParamsError(str(exc)) from None
+    finally:
+        writer.close()
+
+
+def llm_rows(params: GenerateParams, chunks: pl.DataFrame, summary: StageSummary) -> list[dict[str, Any]]:
+    """Look every request up, send the missing ones, and build the rows from the cache."""
+    jobs = build_jobs(params, chunks)
+    with ResponseCache(params.cache_dir) as cache:
+        keys = [job.key for job in jobs]
+        cached = cache.get_many(keys)
+        pending = [job for job in jobs if not (job.key in cached and cached[job.key].ok)]
+        log.info(
+            "%d requests: %d answered in the cache, %d to send",
+            len(jobs),
+            len(jobs) - len(pending),
+            len(pending),
+        )
+        stats = send(params, pending, cache) if pending else RunStats()
+        entries = cache.get_many(keys) if pending else cached
+    rows = [
+        row for job in jobs for row in question_rows(job, entries.get(job.key), params.backend, params.model)
+    ]
+    unique: dict[str, Entry] = {job.key: entries[job.key] for job in jobs if job.key in entries}
+    run = run_cost(params, stats)
+    summary.extra["requests"] = {
+        "total": len(jobs),
+        "from_cache": len(jobs) - len(pending),
+        "sent": stats.sent,
+        "retries": stats.retries,
+        "batches_created": stats.batches_created,
+    }
+    summary.extra["tokens"] = dataset_usage(params, unique.values())
+    summary.extra["this_run"] = {
+        "prompt_tokens": stats.prompt_tokens + stats.batch_prompt_tokens,
+        "completion_tokens": stats.completion_tokens + stats.batch_completion_tokens,
+        "cost_usd": None if run is None else round(run, 8),
+    }
+    if params.model not in params.prices:
+        summary.extra["price"] = f"no price for {params.model} in generate.prices: no cost estimate"
+    return rows
+
+
+def run(
+    params: Params,
+    in_dir: str | Path = "data/processed",
+    out_dir: str | Path = "data/processed",
+    metrics_dir: str | Path = "metrics",
+) -> StageSummary:
+    """Run the stage: questions.parquet and generate_summary.json in ``out_dir``, generate.json in metrics."""
+    g = params.generate
+    out = Path(out_dir)
+    chunks = select_chunks(read_table(Path(in_dir) / "chunks.parquet", CHUNKS), g.limit)
+    summary = StageSummary("generate", rows_in=chunks.height)
+    summary.extra["backend"] = g.backend
+    if g.backend == "ict":
+        rows = list(ict_rows(chunks, g.questions_per_chunk, g.ict, params.seed))
+        summary.extra["tokens"] = {"prompt_tokens": 0, "completion_tokens": 0, "cost_usd": 0.0}
+    else:
+        summary.extra["model"] = g.model
+        rows = llm_rows(g, chunks, summary)
+    questions = frame(rows, QUESTIONS)
+    write_table(questions, out / "questions.parquet", QUESTIONS)
+
+    ok = questions.filter(pl.col("status") == "ok")
+    failed = questions.filter(pl.col("status") == "failed")
+    failed_chunks = failed["chunk_id"].n_unique()
+    for error, n in (
+        failed.unique("chunk_id").group_by(pl.col("error").str.extract(r"^(\w+)")).len().iter_rows()
+    ):
+        summary.reject(error or "unknown", n)
+    summary.rows_out = ok.height
+    summary.extra["chunks_with_questions"] = ok["chunk_id"].n_unique()
+    summary.extra["chunks_failed"] = failed_chunks
+    summary.extra["questions_by_style"] = dict(ok.group_by("style").len().sort("style").iter_rows())
+    failure_rate = failed_chunks / chunks.height if chunks.height else 0.0
+    metrics = {
+        "chunks": chunks.height,
+        "questions": ok.height,
+        "chunks_failed": failed_chunks,
+        "failure_rate": round(failure_rate, 4),
+        **{k: v for k, v in (summary.extra.get("tokens") or {}).items()},
+        "requests_sent": (summary.extra.get("requests") or {}).get("sent", 0),
+        "run_cost_usd": (summary.extra.get("this_run") or {}).get("cost_usd"),
+    }
+    write_json(metrics, Path(metrics_dir) / "generate.json")
+    summary.finish(out / "generate_summary.json")
+    if g.backend != "ict" and failure_rate > g.max_failed_fraction:  # ICT failures are final, not transient
+        raise TooManyFailures(
+            f"{failed_chunks} of {chunks.height} chunks failed ({failure_rate:.1%} > "
+            f"generate.max_failed_fraction {g.max_failed_fraction:.1%}); see the error column of "
+            f"{out / 'questions.parquet'} and run again: "
+            "answers already received are cached, only the failures are sent again"
+        )
+    return summary

@@ -1,0 +1,239 @@
+"""Parts of the generate stage that need no server: reply parsing, templates, cache, rate limits, costs."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+import pytest
+
+from lexqa.config import GenerateParams, ParamsError
+from lexqa.generate.accounting import RunStats, cost_usd, dataset_usage, run_cost
+from lexqa.generate.cache import Entry, ResponseCache
+from lexqa.generate.jobs import build_job, cache_key, question_rows
+from lexqa.generate.limits import RateLimiter, backoff_delay, retry_after_s
+from lexqa.generate.parsing import GenerationError, entry_from_completion, parse_questions
+from lexqa.generate.prompts import PromptTemplate, Templates, response_format, style_slots
+
+ROOT = Path(__file__).resolve().parents[1]
+SLOTS = ["layperson", "query"]
+
+
+# ----------------------------------------------------------------------------- parsing
+@pytest.mark.parametrize(
+    "content",
+    [
+        '{"questions": [{"style": "layperson", "question": "A ?"}, {"style": "query", "question": "b"}]}',
+        '```json\n{"questions": [{"style": "layperson", "question": "A ?"}, {"question": "b"}]}\n```',
+        'Voici :\n{"questions": [{"question": "A ?"}, {"question": "b"}]}\nJ\'espère que cela aide.',
+        '["A ?", "b"]',
+        '[{"style": "layperson", "question": "  A\n ?"}, {"style": "query", "question": "b"}] trailing',
+    ],
+)
+def test_parse_accepts_the_shapes_models_produce(content: str) -> None:
+    assert parse_questions(content, SLOTS) == [("layperson", "A ?"), ("query", "b")]
+
+
+@pytest.mark.parametrize(
+    ("content", "code"),
+    [
+        (None, "empty"),
+        ("   ", "empty"),
+        ('{"questions": [{"style": "query", "question": "Quel', "bad_json"),
+        ("Je ne peux pas répondre.", "bad_json"),
+        ('{"questions": "A ?"}', "bad_json"),
+        ('{"questions": [{"question": "A ?"}]}', "wrong_count"),
+        ('{"questions": ["A ?", "b", "c"]}', "wrong_count"),
+        ('{"questions": ["A ?", ""]}', "empty_question"),
+        ('{"questions": ["A ?", {"text": "b"}]}', "empty_question"),
+    ],
+)
+def test_parse_rejects_what_cannot_be_trusted(content: str | None, code: str) -> None:
+    with pytest.raises(GenerationError) as err:
+        parse_questions(content, SLOTS)
+    assert err.value.code == code
+
+
+def test_parse_keeps_a_requested_style_the_model_names_and_falls_back_to_the_slot() -> None:
+    content = '[{"style": "query", "question": "a"}, {"style": "poem", "question": "b"}]'
+    assert parse_questions(content, SLOTS) == [("query", "a"), ("query", "b")]
+
+
+def test_entry_from_completion_keeps_usage_of_a_failed_reply() -> None:
+    completion = {
+        "choices": [{"message": {"content": '{"questions": []}'}, "finish_reason": "length"}],
+        "usage": {"prompt_tokens": 120, "completion_tokens": 7},
+    }
+    entry = entry_from_completion("k", SLOTS, completion, "m", "openai")
+    assert not entry.ok and entry.error.startswith("wrong_count") and "finish_reason length" in entry.error
+    assert (entry.prompt_tokens, entry.completion_tokens) == (120, 7)
+    assert entry_from_completion("k", SLOTS, {"nope": 1}, "m", "openai").error.startswith("bad_response")
+
+
+# ----------------------------------------------------------------------------- prompts
+def test_shipped_templates_describe_every_default_style_and_render() -> None:
+    params = GenerateParams(prompts={k: ROOT / v for k, v in GenerateParams().prompts.items()})
+    templates = Templates(params)
+    fr = templates.for_chunk("fr_codes", "fr")
+    ru = templates.for_chunk("ru_rulings", "ru")
+    other = templates.for_chunk("de_laws", "de")
+    assert (fr.path, ru.path, other.path) == tuple(
+        str(ROOT / f"prompts/question_{k}.md") for k in ("fr", "ru", "default")
+    )
+    prompt = fr.render(
+        text="Chacun a droit au respect de sa vie privée.",
+        context="Code civil > Article 9",
+        lang="fr",
+        slots=["layperson", "practitioner", "query"],
+    )
+    assert (
+        "Code civil > Article 9" in prompt and "vie privée" in prompt and "exactement 3 questions" in prompt
+    )
+    assert "1. layperson: " in prompt and "3. query: " in prompt and "cet article" in prompt
+    assert "German" in other.render(text="x", context=None, lang="de", slots=["query"])
+    assert "$" not in prompt
+
+
+def test_template_errors_name_the_file_and_the_problem(tmp_path: Path) -> None:
+    with pytest.raises(ParamsError, match=r"t\.md: unknown placeholders \['chunk'\]"):
+        PromptTemplate.parse("$chunk", "t.md")
+    with pytest.raises(ParamsError, match="must contain \\$text"):
+        PromptTemplate.parse("---\nstyles: {}\n---\nno text", "t.md")
+    with pytest.raises(ParamsError, match="never closed"):
+        PromptTemplate.parse("---\nstyles: {}\n$text", "t.md")
+    path = tmp_path / "q.md"
+    path.write_text("---\nstyles: {query: a query}\n---\n$slots $text", encoding="utf-8")
+    with pytest.raises(ParamsError, match=r"does not describe the styles \['layperson'\]"):
+        Templates(GenerateParams(styles=["query", "layperson"], prompts={"default": path}))
+    with pytest.raises(FileNotFoundError, match=r"generate\.prompts"):
+        Templates(GenerateParams(prompts={"default": tmp_path / "missing.md"}))
+
+
+def test_style_slots_are_stable_and_balanced() -> None:
+    styles = ["layperson", "practitioner", "query"]
+    assert style_slots("a#1", styles, 3) == style_slots("a#1", styles, 3)
+    assert sorted(style_slots("a#1", styles, 3)) == sorted(styles)
+    firsts = [style_slots(f"doc{i}#0", styles, 1)[0] for i in range(300)]
+    assert all(60 <= firsts.count(s) <= 140 for s in styles)
+
+
+def test_response_format_asks_for_exactly_n_items_of_the_requested_styles() -> None:
+    fmt = response_format("json_schema", ["query", "layperson", "query"])
+    array = fmt["json_schema"]["schema"]["properties"]["questions"]
+    assert (array["minItems"], array["maxItems"]) == (3, 3)
+    assert array["items"]["properties"]["style"]["enum"] == ["layperson", "query"]
+    assert response_format("json_object", ["query"]) == {"type": "json_object"}
+    assert response_format("text", ["query"]) is None
+
+
+def test_cache_key_covers_model_prompt_and_generation_params_only() -> None:
+    template = PromptTemplate.parse("---\nstyles: {query: q}\n---\n$slots $text", "t.md")
+    params = GenerateParams(styles=["query"], questions_per_chunk=1)
+    job = build_job(params, template, "d#0", "texte", None, "fr")
+    same = build_job(
+        params.model_copy(update={"concurrency": 99, "base_url": "http://x/v1"}),
+        template,
+        "d#0",
+        "texte",
+        None,
+        "fr",
+    )
+    assert job.key == same.key == cache_key(job.body)
+    for change in ({"model": "other"}, {"temperature": 0.1}, {"max_tokens": 99}, {"response_format": "text"}):
+        assert (
+            build_job(params.model_copy(update=change), template, "d#0", "texte", None, "fr").key != job.key
+        )
+    assert build_job(params, template, "d#0", "autre texte", None, "fr").key != job.key
+
+
+def test_question_rows_one_per_question_or_one_failure_per_style() -> None:
+    template = PromptTemplate.parse("---\nstyles: {a: x, b: y}\n---\n$slots $text", "t.md")
+    job = build_job(
+        GenerateParams(styles=["a", "b"], questions_per_chunk=3), template, "d#0", "t", None, "fr"
+    )
+    ok = Entry(job.key, "ok", [("a", "q1"), ("a", "q2"), ("b", "q3")], None, 10, 5, "m", "openai")
+    rows = question_rows(job, ok, "openai", "m")
+    assert [r["question_id"] for r in rows] == ["d#0:a:0", "d#0:a:1", "d#0:b:0"]
+    assert all(r["prompt_tokens"] == 10 and r["status"] == "ok" for r in rows)
+    failed = question_rows(job, Entry(job.key, "failed", error="bad_json: x"), "openai", "m")
+    assert sorted(r["question_id"] for r in failed) == ["d#0:a:failed", "d#0:b:failed"]
+    assert all(r["error"] == "bad_json: x" and r["question"] is None for r in failed)
+    assert question_rows(job, None, "openai-batch", "m")[0]["error"].startswith("not_generated")
+
+
+# ----------------------------------------------------------------------------- cache
+def test_cache_serves_ok_entries_and_never_overwrites_them(tmp_path: Path) -> None:
+    with ResponseCache(tmp_path) as cache:
+        cache.put(Entry("k1", "failed", error="http_500: boom"))
+        cache.put(Entry("k1", "ok", [("query", "Délai ?")], None, 3, 4, "m", "openai"))
+        cache.put(Entry("k1", "failed", error="late failure"))
+        with cache.writer() as writer:
+            for i in range(50):
+                writer.put(Entry(f"w{i}", "ok", [("query", f"q{i}")]))
+    with ResponseCache(tmp_path) as cache:
+        got = cache.get_many(["k1", "absent"] + [f"w{i}" for i in range(50)])
+        assert "absent" not in got and len(got) == 51
+        assert got["k1"].ok and got["k1"].questions == [("query", "Délai ?")] and got["k1"].prompt_tokens == 3
+        assert cache.count("ok") == 51
+
+
+def test_writer_reports_a_failed_write(tmp_path: Path) -> None:
+    cache = ResponseCache(tmp_path)
+    writer = cache.writer()
+    writer.put(Entry("k", "not-a-status"))  # violates the CHECK constraint
+    with pytest.raises(RuntimeError, match="cannot be written"):
+        writer.close()
+    cache.close()
+
+
+# ----------------------------------------------------------------------------- limits
+def test_retry_after_forms() -> None:
+    assert retry_after_s({"retry-after": "2"}) == 2.0
+    assert retry_after_s({"retry-after-ms": "250"}) == 0.25
+    assert retry_after_s({"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"}) == 0.0  # a date in the past
+    assert retry_after_s({"retry-after": "9999"}) == 600.0
+    assert retry_after_s({}) is None
+    assert backoff_delay(0, 1.0, 60.0, retry_after=3.5) == 3.5
+    assert all(4.0 <= backoff_delay(3, 1.0, 60.0, None) <= 8.0 for _ in range(20))
+    assert backoff_delay(20, 1.0, 60.0, None) <= 60.0
+
+
+def test_rate_limiter_paces_requests_and_tokens() -> None:
+    async def timed(limiter: RateLimiter, n: int, tokens: int) -> float:
+        start = time.perf_counter()
+        for _ in range(n):
+            await limiter.acquire(tokens)
+        return time.perf_counter() - start
+
+    # 3000 requests/min = 50/s with a one-second bucket: 50 go at once, 25 more need half a second.
+    assert 0.4 <= asyncio.run(timed(RateLimiter(3000, 0), 75, 1)) < 1.5
+    # 6000 tokens/min = 100/s: two requests of 50 tokens at once, two more after about a second.
+    assert 0.8 <= asyncio.run(timed(RateLimiter(0, 6000), 4, 50)) < 2.0
+    assert asyncio.run(timed(RateLimiter(0, 0), 1000, 10_000)) < 0.2
+
+
+def test_rate_limiter_pause_holds_everyone() -> None:
+    async def go() -> float:
+        limiter = RateLimiter(0, 0)
+        limiter.pause(0.3)
+        start = time.perf_counter()
+        await asyncio.gather(*(limiter.acquire(1) for _ in range(5)))
+        return time.perf_counter() - start
+
+    assert 0.28 <= asyncio.run(go()) < 1.0
+
+
+# ----------------------------------------------------------------------------- accounting
+def test_costs_from_the_price_table_with_the_batch_discount() -> None:
+    params = GenerateParams(model="gpt-4o-mini")
+    assert cost_usd(params, 2_000_000, 1_000_000) == pytest.approx(0.30 + 0.60)
+    assert cost_usd(params, 2_000_000, 1_000_000, batch=True) == pytest.approx(0.45)
+    assert cost_usd(params.model_copy(update={"model": "local-llama"}), 10, 10) is None
+    stats = RunStats()
+    stats.record(Entry("a", "ok", [("q", "x")], None, 1_000_000, 0, "m", "openai"))
+    stats.record(Entry("b", "failed", None, "bad_json: x", 1_000_000, 0, "m", "openai-batch"))
+    assert (stats.answered, stats.failed) == (1, 1)
+    assert run_cost(params, stats) == pytest.approx(0.15 + 0.075)
+    usage = dataset_usage(params, [Entry("a", "ok", None, None, 1_000_000, 1_000_000, "m", "openai")])
+    assert usage == {"prompt_tokens": 1_000_000, "completion_tokens": 1_000_000, "cost_usd": 0.75}
