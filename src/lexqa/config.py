@@ -12,8 +12,10 @@ the stage with a message naming the key and what is allowed::
 from __future__ import annotations
 
 import datetime as dt
+import itertools
+import re
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -49,7 +51,8 @@ class LegiXmlSource(SourceBase):
         default_factory=list, description="LEGITEXT ids to keep; empty keeps every code"
     )
     as_of: dt.date | None = Field(
-        default=None, description="keep the version valid at this date; unset keeps the in-force (VIGUEUR) one"
+        default=None,
+        description="keep the version valid at this date; unset keeps the in-force one (VIGUEUR/ABROGE_DIFF)",
     )
 
 
@@ -57,7 +60,10 @@ class LegifranceJsonSource(SourceBase):
     """Légifrance API JSON: one whole code per file, as a tree of sections and articles."""
 
     kind: Literal["legifrance_json"]
-    as_of: dt.date | None = None
+    as_of: dt.date | None = Field(
+        default=None,
+        description="keep articles valid at this date; unset keeps the in-force ones (VIGUEUR/ABROGE_DIFF)",
+    )
 
 
 class MarkdownSource(SourceBase):
@@ -142,6 +148,616 @@ class ChunkParams(Section):
         return self
 
 
+class TrainParams(Section):
+    """Matryoshka fine-tuning of ``model.name_or_path`` on ``dataset/train.json`` (sentence-transformers)."""
+
+    loss: Literal["mnrl", "cached_mnrl", "gist"] = Field(
+        default="mnrl",
+        description="in-batch negatives loss wrapped in MatryoshkaLoss: mnrl (MultipleNegativesRankingLoss), "
+        "cached_mnrl (GradCache: large batches in little memory), gist (GISTEmbedLoss, base model as guide)",
+    )
+    matryoshka_dims: list[int] = Field(
+        default=[384, 256, 128, 64, 32],
+        min_length=1,
+        description="embedding sizes trained and evaluated, descending, none above the model's dimension",
+    )
+    matryoshka_weights: list[float] | None = Field(
+        default=None, description="loss weight per dim (same length as matryoshka_dims); unset = all 1"
+    )
+    epochs: int = Field(default=3, ge=1, description="passes over train.json")
+    learning_rate: float = Field(default=2e-5, gt=0, lt=1, description="peak learning rate (linear decay)")
+    warmup_ratio: float = Field(default=0.1, ge=0, lt=1, description="fraction of steps warming up linearly")
+    batch_size: int = Field(
+        default=32, ge=2, description="pairs per device batch = in-batch negatives per question (per GPU)"
+    )
+    mini_batch_size: int = Field(
+        default=16, ge=1, description="cached_mnrl only: pairs per forward pass (memory, not results)"
+    )
+    scale: float = Field(default=20.0, gt=0, description="similarity scale (inverse temperature) of the loss")
+    eval_steps: int | None = Field(
+        default=None, ge=1, description="evaluate and checkpoint every N steps; unset = after each epoch"
+    )
+    seed: int | None = Field(default=None, description="training seed; unset = the top-level seed")
+    bf16: bool = Field(default=True, description="bf16 mixed precision when a CUDA GPU supports it")
+    tf32: bool = Field(default=True, description="TF32 matmuls on Ampere+ CUDA GPUs")
+    resume: bool = Field(
+        default=True, description="resume a killed run from its last checkpoint in data/cache/train/"
+    )
+
+    @field_validator("matryoshka_dims")
+    @classmethod
+    def _descending(cls, dims: list[int]) -> list[int]:
+        if any(d <= 0 for d in dims):
+            raise ValueError(f"matryoshka_dims must be positive, got {dims}")
+        if any(a <= b for a, b in itertools.pairwise(dims)):
+            raise ValueError(f"matryoshka_dims must be strictly descending (e.g. [768, 256, 64]), got {dims}")
+        return dims
+
+    @model_validator(mode="after")
+    def _consistent(self) -> TrainParams:
+        weights = self.matryoshka_weights
+        if weights is not None and len(weights) != len(self.matryoshka_dims):
+            n_dims = len(self.matryoshka_dims)
+            raise ValueError(f"matryoshka_weights has {len(weights)} values for {n_dims} matryoshka_dims")
+        if weights is not None and any(w <= 0 for w in weights):
+            raise ValueError(f"matryoshka_weights must be positive, got {weights}")
+        if self.mini_batch_size > self.batch_size:
+            raise ValueError(f"mini_batch_size ({self.mini_batch_size}) > batch_size ({self.batch_size})")
+        return self
+
+
+class BenchmarkParams(Section):
+    """An external BEIR-format retrieval benchmark, evaluated like the eval split and reported on its own."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$", description="label in metrics/eval.json and the report")
+    path: Path = Field(description="folder with corpus.jsonl, queries.jsonl, qrels/test.tsv (graded is fine)")
+
+
+class EvaluateParams(Section):
+    """Retrieval evaluation of the base model, the fine-tuned model and BM25 at each Matryoshka dimension."""
+
+    batch_size: int = Field(default=64, ge=1, description="texts per encoding batch")
+    bm25: bool = Field(default=True, description="also evaluate a BM25 baseline (bm25s)")
+    bm25_languages: list[Literal[LANGUAGES]] = Field(  # type: ignore[valid-type]
+        default_factory=list, description="stopword lists for BM25; empty = the languages of the sources"
+    )
+    benchmarks: list[BenchmarkParams] = Field(
+        default_factory=list, description="external BEIR folders, each evaluated for base and fine-tuned"
+    )
+
+    @field_validator("benchmarks")
+    @classmethod
+    def _unique_benchmarks(cls, benchmarks: list[BenchmarkParams]) -> list[BenchmarkParams]:
+        names = [b.name for b in benchmarks]
+        bad = sorted({n for n in names if names.count(n) > 1 or n == "eval"})
+        if bad:
+            raise ValueError(f"benchmark names must be unique and not 'eval' (the split): {', '.join(bad)}")
+        return benchmarks
+
+
+# --------------------------------------------------------------------------------------------- fetch
+LEGITEXT_ID = r"^LEGITEXT\d{12}$"
+
+
+def _check_http_url(value: str) -> str:
+    if not value.startswith(("http://", "https://")):
+        raise ValueError(f"must be an http:// or https:// URL, got {value!r}")
+    return value
+
+
+class HttpParams(Section):
+    """How every fetcher speaks HTTP: who it says it is, how long it waits, how it retries."""
+
+    user_agent: str = Field(
+        default="lexqa/0.1 (legal retrieval datasets; honours robots.txt)",
+        min_length=1,
+        description="User-Agent of every request; add a contact (URL or e-mail) for long crawls",
+    )
+    timeout_s: float = Field(default=60.0, gt=0, description="connect/read timeout of one request, seconds")
+    max_attempts: int = Field(
+        default=5, ge=1, le=20, description="tries per request on 429, 5xx, timeouts and dropped connections"
+    )
+    backoff_s: float = Field(default=2.0, ge=0, description="first retry delay, doubled at each retry")
+    max_backoff_s: float = Field(default=120.0, ge=0, description="cap of the exponential backoff, seconds")
+    max_retry_after_s: float = Field(
+        default=600.0, ge=0, description="a server asking to wait longer (Retry-After) makes the request fail"
+    )
+
+
+class LegiFetchParams(Section):
+    """``fetch_legi``: the DILA LEGI dump, downloaded (resumable, checksummed) and cut down to a few codes."""
+
+    base_url: str = Field(
+        default="https://echanges.dila.gouv.fr/OPENDATA/LEGI/", description="folder (index page) of the dumps"
+    )
+    files: list[str] = Field(
+        default_factory=list,
+        description="archives to download, names under base_url, oldest first (a global dump, then "
+        "increments); empty = the newest name on the index page matching `pattern`",
+    )
+    pattern: str = Field(
+        default=r"^Freemium_legi_global_\d{8}-\d{6}\.tar\.gz$",
+        description="regular expression picking the archive on the index page when `files` is empty",
+    )
+    checksums: dict[str, str] = Field(
+        default_factory=dict,
+        description="known checksum per file name: '<sha256 hex>', 'sha256:<hex>' or 'md5:<hex>'",
+    )
+    sidecars: list[str] = Field(
+        default_factory=lambda: [".sha256", ".md5"],
+        description="suffixes of checksum files tried next to an archive without a known checksum; [] = none",
+    )
+    codes: list[Annotated[str, Field(pattern=LEGITEXT_ID)]] = Field(
+        default_factory=lambda: ["LEGITEXT000006070721"],
+        min_length=1,
+        description="LEGITEXT ids of the codes to keep (default: the Code civil)",
+    )
+    download_dir: Path = Field(
+        default=Path("data/cache/fetch/legi"), description="where whole archives are downloaded and kept"
+    )
+    out: Path = Field(
+        default=Path("data/raw/legi/codes.tar.gz"),
+        description="the .tar.gz written with the selected codes' members only (a legi_xml source path)",
+    )
+
+    @field_validator("base_url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        return _check_http_url(value)
+
+    @field_validator("pattern")
+    @classmethod
+    def _regex(cls, value: str) -> str:
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"not a regular expression: {exc}") from None
+        return value
+
+    @field_validator("out")
+    @classmethod
+    def _tar_gz(cls, value: Path) -> Path:
+        if not value.name.endswith((".tar.gz", ".tgz")):
+            raise ValueError(f"must name a .tar.gz file, got {str(value)!r}")
+        return value
+
+
+class SudrfFetchParams(Section):
+    """``fetch_sudrf``: court pages from sudrf.ru sites, politely (robots.txt, rate limit), cached by URL."""
+
+    urls: list[str] = Field(default_factory=list, description="case pages to fetch")
+    urls_file: Path | None = Field(
+        default=None, description="text file with more URLs, one per line ('#' starts a comment)"
+    )
+    requests_per_second: float = Field(
+        default=0.5, gt=0, le=10, description="per site; robots.txt Crawl-delay or Request-rate may slow it"
+    )
+    cache_dir: Path = Field(
+        default=Path("data/cache/fetch/sudrf"), description="raw pages by URL hash, never refetched"
+    )
+    out_dir: Path = Field(
+        default=Path("data/raw/sudrf_html"), description="pages of `urls` + index.jsonl: a sudrf_html source"
+    )
+
+    @field_validator("urls")
+    @classmethod
+    def _urls(cls, values: list[str]) -> list[str]:
+        return [_check_http_url(v) for v in values]
+
+
+class LegifranceFetchParams(Section):
+    """``fetch_legifrance`` (optional): whole codes from the Légifrance API on PISTE, as JSON trees."""
+
+    oauth_url: str = Field(
+        default="https://oauth.piste.gouv.fr/api/oauth/token", description="PISTE OAuth2 token endpoint"
+    )
+    api_url: str = Field(
+        default="https://api.piste.gouv.fr/dila/legifrance/lf-engine-app", description="Légifrance API base"
+    )
+    # Checked when the stage starts (lexqa.fetch.legifrance.credentials), not here: a validation error would
+    # echo the value, and a secret pasted by mistake must not reach a log.
+    client_id_env: str = Field(
+        default="PISTE_CLIENT_ID", description="NAME of the environment variable of the client id"
+    )
+    client_secret_env: str = Field(
+        default="PISTE_CLIENT_SECRET",
+        description="NAME of the environment variable holding the secret (never the secret itself)",
+    )
+    scope: str = Field(default="openid", description="OAuth2 scope")
+    codes: list[Annotated[str, Field(pattern=LEGITEXT_ID)]] = Field(
+        default_factory=lambda: ["LEGITEXT000006070721"], min_length=1, description="LEGITEXT ids of codes"
+    )
+    date: dt.date | None = Field(default=None, description="version date of the codes; unset = today")
+    in_force_only: bool = Field(
+        default=True, description="keep only sections and articles whose etat starts with VIGUEUR"
+    )
+    requests_per_second: float = Field(default=4.0, gt=0, le=50, description="API calls per second")
+    cache_dir: Path = Field(
+        default=Path("data/cache/fetch/legifrance"),
+        description="API answers (tables of contents by date, articles by LEGIARTI id): a rerun resumes",
+    )
+    out_dir: Path = Field(
+        default=Path("data/raw/legifrance_json"),
+        description="one <LEGITEXT id>.json per code: a legifrance_json source",
+    )
+
+    @field_validator("oauth_url", "api_url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        return _check_http_url(value)
+
+
+class FetchParams(Section):
+    """Fetchers of real sources: stages of ``data/raw/dvc.yaml``, never run by a plain ``dvc repro``."""
+
+    http: HttpParams = HttpParams()
+    legi: LegiFetchParams = LegiFetchParams()
+    sudrf: SudrfFetchParams = SudrfFetchParams()
+    legifrance: LegifranceFetchParams = LegifranceFetchParams()
+
+
+class PriceParams(Section):
+    """What a model costs, in USD per million tokens (see the provider's price page; prices change)."""
+
+    input: float = Field(ge=0, description="USD per 1M prompt tokens")
+    output: float = Field(ge=0, description="USD per 1M completion tokens")
+
+
+class BatchParams(Section):
+    """The OpenAI Batch API (``generate.backend: openai-batch``): asynchronous, cheaper, done within 24 h."""
+
+    poll_interval_s: float = Field(default=30.0, gt=0, description="seconds between two status checks")
+    max_wait_s: float = Field(
+        default=86_400.0, gt=0, description="stop polling after this; the next run resumes the batch"
+    )
+    max_requests: int = Field(
+        default=50_000, ge=1, le=50_000, description="requests per batch file (the API allows 50,000)"
+    )
+    discount: float = Field(default=0.5, ge=0, le=1, description="batch price factor (OpenAI: 0.5)")
+
+
+class IctParams(Section):
+    """The offline Inverse Cloze Task baseline: a sentence of the chunk is its pseudo-question."""
+
+    remove_probability: float = Field(
+        default=0.9, ge=0, le=1, description="chance the sentence is cut from the passage (Lee et al.: 0.9)"
+    )
+    min_sentence_chars: int = Field(default=40, ge=1, description="shorter sentences are never picked")
+    max_sentence_chars: int = Field(default=400, ge=2, description="longer sentences are never picked")
+
+    @model_validator(mode="after")
+    def _range(self) -> IctParams:
+        if self.min_sentence_chars >= self.max_sentence_chars:
+            raise ValueError(
+                f"min_sentence_chars ({self.min_sentence_chars}) must be below max_sentence_chars "
+                f"({self.max_sentence_chars})"
+            )
+        return self
+
+
+DEFAULT_PRICES = {
+    "gpt-4o-mini": PriceParams(input=0.15, output=0.60),
+    "gpt-4o": PriceParams(input=2.50, output=10.00),
+    "gpt-4.1-nano": PriceParams(input=0.10, output=0.40),
+    "gpt-4.1-mini": PriceParams(input=0.40, output=1.60),
+    "gpt-4.1": PriceParams(input=2.00, output=8.00),
+}
+
+
+class GenerateParams(Section):
+    """Question generation: an OpenAI-compatible LLM (online or batch), or the offline ICT baseline."""
+
+    backend: Literal["openai", "openai-batch", "ict"] = Field(
+        default="ict", description="openai (any compatible server), openai-batch (Batch API), ict (offline)"
+    )
+    questions_per_chunk: int = Field(default=3, ge=1, le=20, description="questions asked for each chunk")
+    styles: list[Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]] = Field(
+        default=["layperson", "practitioner", "query"],
+        min_length=1,
+        description="question styles, used in turn; each must be described in the prompt templates",
+    )
+    prompts: dict[str, Path] = Field(
+        default={
+            "fr": Path("prompts/question_fr.md"),
+            "ru": Path("prompts/question_ru.md"),
+            "default": Path("prompts/question_default.md"),
+        },
+        description="prompt template per chunk domain or language (domain first), and a 'default'",
+    )
+    base_url: str = Field(
+        default="https://api.openai.com/v1", pattern=r"^https?://", description="the server's /v1 URL"
+    )
+    model: str = Field(default="gpt-4o-mini", min_length=1, description="model name sent to the server")
+    api_key_env: str = Field(
+        default="OPENAI_API_KEY",
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+        description="NAME of the environment variable with the API key (the key is never written anywhere)",
+    )
+    temperature: float = Field(default=0.7, ge=0, le=2)
+    max_tokens: int = Field(default=1024, ge=16, description="completion token budget per request")
+    response_format: Literal["json_schema", "json_object", "text"] = Field(
+        default="json_schema", description="structured output asked; steps down when the server refuses it"
+    )
+    concurrency: int = Field(default=16, ge=1, le=1024, description="requests in flight at once")
+    requests_per_minute: int = Field(default=500, ge=0, description="0 = no limit")
+    tokens_per_minute: int = Field(default=200_000, ge=0, description="prompt + max_tokens; 0 = none")
+    timeout_s: float = Field(default=120.0, gt=0, description="per-request timeout")
+    max_retries: int = Field(default=6, ge=0, description="retries of 408/409/429/5xx, timeouts, resets")
+    backoff_s: float = Field(default=1.0, ge=0, description="first retry delay, doubled at each retry")
+    backoff_max_s: float = Field(default=60.0, gt=0, description="longest retry delay (retry-after wins)")
+    prices: dict[str, PriceParams] = Field(
+        default=DEFAULT_PRICES, description="USD per 1M input/output tokens, keyed by model"
+    )
+    batch: BatchParams = BatchParams()
+    ict: IctParams = IctParams()
+    cache_dir: Path = Field(
+        default=Path("data/cache/llm"), description="LLM response cache, not a DVC out (repro keeps it)"
+    )
+    limit: int | None = Field(default=None, ge=1, description="at most this many chunks (trials)")
+    max_failed_fraction: float = Field(
+        default=0.05, ge=0, le=1, description="above this share of failed chunks the stage exits non-zero"
+    )
+
+    @field_validator("styles")
+    @classmethod
+    def _unique_styles(cls, styles: list[str]) -> list[str]:
+        dupes = sorted({s for s in styles if styles.count(s) > 1})
+        if dupes:
+            raise ValueError(f"styles must be unique; repeated: {', '.join(dupes)}")
+        return styles
+
+    @field_validator("prompts")
+    @classmethod
+    def _default_prompt(cls, prompts: dict[str, Path]) -> dict[str, Path]:
+        if "default" not in prompts:
+            raise ValueError("prompts needs a 'default' template, used for languages and domains not listed")
+        return prompts
+
+
+# --------------------------------------------------------------------------------------------- curate
+SELF_REFERENCE_PATTERNS: dict[str, list[str]] = {
+    "fr": [
+        r"\bcet(?:te)? (?:article|extrait|alinéa|disposition|section|décision)\b",
+        r"\bce (?:texte|document|passage|paragraphe|fragment)\b",
+        r"\bci-dessus\b",
+        r"\b(?:selon|d'après|dans) le (?:texte|passage|document|fragment)\b",
+    ],
+    "ru": [
+        r"\b(?:данн|эт|настоящ|приведённ|приведенн|вышеуказанн)\w* "
+        r"(?:стать|текст|документ|фрагмент|отрыв|положени|пункт|решени|определени|постановлени|дел)\w*",
+        r"\bв тексте\b",
+        r"\b(?:согласно|по) тексту\b",
+    ],
+    "en": [
+        r"\bthis (?:article|text|document|passage|excerpt|section|provision|ruling)\b",
+        r"\bthe (?:above|given|provided) (?:text|passage|article|document)\b",
+        r"\baccording to the (?:text|passage|document)\b",
+    ],
+}
+"""Phrases that make a question point at "the text" instead of standing alone, per language (regexes, matched
+case-insensitively on the question). Used when ``curate.self_reference.patterns`` is not set."""
+
+
+class LanguageFilterParams(Section):
+    """The question must be in its chunk's language (``lexqa.lang.LanguageDetector``; English is always a
+    candidate, so that an LLM answering in English is caught)."""
+
+    enabled: bool = True
+    min_confidence: float = Field(
+        default=0.0, ge=0, le=1, description="also reject when the detector is less sure than this"
+    )
+
+
+class LengthParams(Section):
+    """Question length bounds, in tokens of ``model.name_or_path``'s tokenizer (special tokens excluded)."""
+
+    min_tokens: int = Field(default=4, ge=1, description="shorter questions are rejected as too_short")
+    max_tokens: int = Field(
+        default=96,
+        ge=2,
+        description="longer questions are rejected as too_long (an English-vocabulary model such as the "
+        "demo's MiniLM spells Cyrillic out letter by letter: about 5 tokens per Russian word)",
+    )
+
+    @model_validator(mode="after")
+    def _ordered(self) -> LengthParams:
+        if self.min_tokens >= self.max_tokens:
+            raise ValueError(f"min_tokens ({self.min_tokens}) must be below max_tokens ({self.max_tokens})")
+        return self
+
+
+class SelfReferenceParams(Section):
+    """Questions that refer to "this article" / «данная статья» instead of naming what they ask about."""
+
+    enabled: bool = True
+    patterns: dict[str, list[str]] = Field(
+        default_factory=lambda: {k: list(v) for k, v in SELF_REFERENCE_PATTERNS.items()},
+        description="regexes per language (the chunk's); replace config.SELF_REFERENCE_PATTERNS",
+    )
+
+    @field_validator("patterns")
+    @classmethod
+    def _compile(cls, patterns: dict[str, list[str]]) -> dict[str, list[str]]:
+        for lang, regexes in patterns.items():
+            for regex in regexes:
+                try:
+                    re.compile(regex)
+                except re.error as exc:
+                    raise ValueError(f"{lang}: {regex!r} is not a valid regex ({exc})") from None
+        return patterns
+
+
+class OverlapParams(Section):
+    """Questions that copy their chunk: a long run of the chunk's words, or most of its word n-grams."""
+
+    enabled: bool = True
+    min_words: int = Field(
+        default=6,
+        ge=1,
+        description="questions sharing no run of this many words with the chunk are never copies (so short "
+        "keyword queries that reuse the chunk's terms are kept)",
+    )
+    max_lcs_ratio: float = Field(
+        default=0.6, gt=0, le=1, description="longest run of words shared with the chunk / question words"
+    )
+    max_ngram_overlap: float = Field(
+        default=0.75, gt=0, le=1, description="share of the question's word n-grams that occur in the chunk"
+    )
+    ngram: int = Field(default=3, ge=1, le=10, description="n of max_ngram_overlap")
+    exempt_backends: list[str] = Field(
+        default=["ict"],
+        description="backends whose pseudo-questions are sentences of the chunk by design (ict keeps the "
+        "sentence in the passage on purpose for a share of them)",
+    )
+
+
+class NearDupParams(Section):
+    """MinHash LSH near-duplicate detection, verified with the exact shingle Jaccard (``lexqa.dedup``)."""
+
+    enabled: bool = True
+    threshold: float = Field(
+        default=0.8, gt=0, le=1, description="shingle Jaccard from which two texts are near-duplicates"
+    )
+    ngram: int = Field(
+        default=5, ge=1, le=32, description="shingle size: words for chunks, characters for questions"
+    )
+    num_perm: int = Field(
+        default=64, ge=8, le=1024, description="MinHash permutations (more: slower, hardly more recall)"
+    )
+
+
+class SemanticDedupParams(Section):
+    """Paraphrased questions: cosine of the base model's embeddings, within a language."""
+
+    enabled: bool = True
+    threshold: float = Field(
+        default=0.95, gt=0, le=1, description="cosine from which a later question is dropped"
+    )
+
+
+class RoundTripParams(Section):
+    """Promptagator's round-trip consistency: the question's chunk must rank in the top k of all distinct
+    chunks for the question, with the base model."""
+
+    enabled: bool = True
+    top_k: int = Field(default=10, ge=1, description="rank (1 = best) the question's own chunk must reach")
+
+
+class EasinessParams(Section):
+    """Drop the easiest pairs: those whose question–chunk cosine under the base model is highest (NVIDIA's
+    retriever data pipeline). Computed per language over the pairs still in at that point."""
+
+    enabled: bool = True
+    drop_percent: float = Field(
+        default=5.0,
+        ge=0,
+        lt=100,
+        description="PERCENT of pairs to drop, 0–100: 5 drops the easiest 5 %; 0.7 drops 0.7 %, not 70 %",
+    )
+
+
+JUDGE_CRITERIA = ("self_contained", "answerable", "complete")
+
+
+class JudgeParams(Section):
+    """An LLM answers yes/no criteria for each question, through the generate backend's server, limits and
+    response cache (``generate.base_url``, ``api_key_env``, ``concurrency``, ``cache_dir``, ...). A "no", an
+    unparseable verdict or a request that failed rejects the question: nothing passes unjudged."""
+
+    enabled: bool = False
+    model: str | None = Field(default=None, description="the judge model; unset = generate.model")
+    criteria: list[Literal[JUDGE_CRITERIA]] = Field(  # type: ignore[valid-type]
+        default=list(JUDGE_CRITERIA),
+        min_length=1,
+        description="self_contained (understood without the passage), answerable (from the passage), "
+        "complete (the passage answers it fully)",
+    )
+    temperature: float = Field(default=0.0, ge=0, le=2)
+    max_tokens: int = Field(default=200, ge=16, description="completion budget of a verdict")
+    prompt: Path | None = Field(
+        default=None,
+        description="template file with $question, $passage and $criteria; unset = the built-in English one",
+    )
+
+    @field_validator("criteria")
+    @classmethod
+    def _unique_criteria(cls, criteria: list[str]) -> list[str]:
+        if len(set(criteria)) != len(criteria):
+            raise ValueError(f"criteria must be unique, got {criteria}")
+        return criteria
+
+
+class CurateParams(Section):
+    """The ``curate`` stage: quality filters, exact / near / semantic deduplication (see docs/curate.md)."""
+
+    positive_context: bool = Field(
+        default=True,
+        description="the positive is the chunk's context line ('Code civil > … > Article 9'), a blank line, "
+        "then its text; the same text goes into the evaluation corpus",
+    )
+    language: LanguageFilterParams = LanguageFilterParams()
+    length: LengthParams = LengthParams()
+    self_reference: SelfReferenceParams = SelfReferenceParams()
+    overlap: OverlapParams = OverlapParams()
+    exact_dedup: bool = Field(
+        default=True, description="drop repeated chunks and questions (after normalisation)"
+    )
+    chunk_near_dup: NearDupParams = NearDupParams()
+    question_near_dup: NearDupParams = NearDupParams(threshold=0.85)
+    semantic_dedup: SemanticDedupParams = SemanticDedupParams()
+    round_trip: RoundTripParams = RoundTripParams()
+    easiness: EasinessParams = EasinessParams()
+    judge: JudgeParams = JudgeParams()
+    batch_size: int = Field(default=64, ge=1, description="texts per encoding batch of the base model")
+
+
+# --------------------------------------------------------------------------------------------- split
+class HardNegativesParams(Section):
+    """``sentence_transformers.util.mine_hard_negatives`` over the training positives: adds ``negative`` to
+    train.json (``negative_1`` … when num_negatives > 1)."""
+
+    enabled: bool = True
+    num_negatives: int = Field(default=1, ge=1, le=20, description="negatives per training pair")
+    relative_margin: float = Field(
+        default=0.05,
+        ge=0,
+        lt=1,
+        description="a negative must score below (1 - margin) × the positive's score (skips false negatives)",
+    )
+    range_max: int = Field(default=50, ge=1, description="candidates considered per question (top by score)")
+    sampling: Literal["top", "random"] = Field(
+        default="top", description="the hardest candidates that pass the margin, or random ones among them"
+    )
+
+
+class SplitParams(Section):
+    """The ``split`` stage: group-aware train/eval split, eval corpus and qrels, dataset card."""
+
+    eval_fraction: float = Field(
+        default=0.2, gt=0, lt=1, description="share of pairs in eval (a fraction, 0–1)"
+    )
+    group_by: Literal["document", "section", "case"] = Field(
+        default="document",
+        description="unit kept on one side: document; section (first section_depth levels of a code's path, "
+        "rulings by case number); case (rulings by case number, articles by document)",
+    )
+    section_depth: int = Field(default=2, ge=1, description="path levels of a section for group_by: section")
+    stratify: bool = Field(default=True, description="take eval_fraction of every domain, not of the whole")
+    near_dup_threshold: float = Field(
+        default=0.7,
+        gt=0,
+        le=1,
+        description="positives at or above this word 5-gram Jaccard are put in one group, so on one side",
+    )
+    corpus: Literal["distinct", "all"] = Field(
+        default="distinct",
+        description="eval corpus: every chunk but curate's duplicates (distinct) or every chunk (all; a "
+        "duplicate of a positive is then relevant too)",
+    )
+    hard_negatives: HardNegativesParams = HardNegativesParams()
+    batch_size: int = Field(default=64, ge=1, description="texts per encoding batch (hard negatives)")
+
+
 class Params(Section):
     """The whole of ``params.yaml``."""
 
@@ -150,6 +766,12 @@ class Params(Section):
     sources: list[Source] = Field(min_length=1)
     ingest: IngestParams = IngestParams()
     chunk: ChunkParams = ChunkParams()
+    generate: GenerateParams = GenerateParams()
+    train: TrainParams = TrainParams()
+    evaluate: EvaluateParams = EvaluateParams()
+    fetch: FetchParams = FetchParams()
+    curate: CurateParams = CurateParams()
+    split: SplitParams = SplitParams()
 
     @field_validator("sources")
     @classmethod
@@ -161,24 +783,41 @@ class Params(Section):
         return sources
 
 
+def _source_kinds() -> tuple[str, ...]:
+    """The ``kind`` tags of the :data:`Source` union, in declaration order."""
+    union = get_args(Source)[0]
+    return tuple(get_args(model.model_fields["kind"].annotation)[0] for model in get_args(union))
+
+
 def _describe(errors: list[dict[str, Any]], raw: dict[str, Any]) -> str:
+    kinds = _source_kinds()
     lines = []
     for err in errors:
         loc = list(err["loc"])
-        # Name sources by their 'name' rather than a bare index where we can.
+        # Name sources by their 'name' rather than a bare index where we can, and drop pydantic's union tag.
         if len(loc) >= 2 and loc[0] == "sources" and isinstance(loc[1], int):
             try:
                 loc[1] = f"[{raw['sources'][loc[1]].get('name', loc[1])}]"
             except (KeyError, IndexError, AttributeError, TypeError):
                 loc[1] = f"[{loc[1]}]"
-        key = ".".join(str(p) for p in loc).replace(".[", "[")
-        msg = err["msg"]
+            if len(loc) >= 3 and loc[2] in kinds:
+                del loc[2]
+        key = ".".join(f"[{p}]" if isinstance(p, int) else str(p) for p in loc).replace(".[", "[")
+        msg = err["msg"].removeprefix("Value error, ")
+        given = err.get("input")
         if err["type"] == "extra_forbidden":
             msg = "unknown key (a typo? see params.yaml comments for the allowed keys)"
         elif err["type"] == "literal_error":
-            msg = f"not allowed: {err.get('input')!r}; {msg.lower()}"
+            msg = f"not allowed: {given!r}; {msg.lower()}"
         elif err["type"] == "union_tag_invalid":
-            msg = f"unknown source kind {err.get('input', {})!r}; {msg}"
+            tag = err["ctx"]["tag"]
+            key, msg = f"{key}.kind", f"unknown source kind {tag!r}; allowed: {', '.join(kinds)}"
+        elif err["type"] == "union_tag_not_found":
+            key, msg = f"{key}.kind", f"missing; every source needs one of: {', '.join(kinds)}"
+        elif err["type"] == "string_pattern_mismatch":
+            msg = f"not allowed: {given!r}; must match {err['ctx']['pattern']}"
+        elif err["type"] != "missing" and isinstance(given, str | int | float | bool):
+            msg = f"{msg} (got {given!r})"
         lines.append(f"  {key}: {msg}")
     return "invalid params.yaml:\n" + "\n".join(lines)
 
@@ -199,5 +838,8 @@ def load_params(path: str | Path = "params.yaml") -> Params:
     if not path.exists():
         raise ParamsError(f"{path} not found: run stages from the project root")
     with path.open(encoding="utf-8") as fh:
-        raw = yaml.safe_load(fh) or {}
+        try:
+            raw = yaml.safe_load(fh) or {}
+        except yaml.YAMLError as exc:
+            raise ParamsError(f"invalid params.yaml: not valid YAML: {exc}") from None
     return parse_params(raw)

@@ -68,6 +68,7 @@ QUESTIONS: Schema = {
     "completion_tokens": pl.Int32(),
     "status": pl.String(),  # ok | failed
     "error": pl.String(),  # why it failed; null when ok
+    "passage": pl.String(),  # ict: the chunk text without the question's sentence; null = the chunk text
 }
 
 REJECTS: Schema = {
@@ -77,6 +78,41 @@ REJECTS: Schema = {
     "reason": pl.String(),  # short stable code: malformed_xml, empty, wrong_language, duplicate, ...
     "detail": pl.String(),  # human message
     "duplicate_of": pl.String(),  # for duplicates: the id of the row that was kept
+}
+
+PAIRS: Schema = {
+    "pair_id": pl.String(),  # one pair per kept question: its question_id
+    "question_id": pl.String(),
+    "chunk_id": pl.String(),
+    "doc_id": pl.String(),
+    "anchor": pl.String(),  # the question
+    "positive": pl.String(),  # [context, blank line,] chunk text (ict: the passage without the sentence)
+    "lang": pl.String(),
+    "domain": pl.String(),
+    "source": pl.String(),
+    "style": pl.String(),
+    "backend": pl.String(),
+    "heading": pl.String(),
+    "anchor_tokens": pl.Int32(),  # model tokenizer, special tokens excluded
+    "positive_tokens": pl.Int32(),
+    "cosine": pl.Float32(),  # base-model cosine of question and positive; null when no model filter ran
+    "rank": pl.Int32(),  # round-trip rank of the chunk among all distinct chunks (1 = best); null when off
+}
+
+CURATE_REJECTS: Schema = {
+    **REJECTS,  # origin: the question_id (or the chunk_id of a duplicate chunk)
+    "level": pl.String(),  # question | chunk
+    "chunk_id": pl.String(),
+    "question": pl.String(),  # the rejected question's text; null for a chunk
+    "score": pl.Float64(),  # the measured value the reason is about (tokens, ratio, cosine, rank, Jaccard)
+}
+
+SPLIT: Schema = {
+    "pair_id": pl.String(),
+    "question_id": pl.String(),
+    "chunk_id": pl.String(),
+    "group": pl.String(),  # document, section or case key, merged over near-duplicate positives
+    "side": pl.String(),  # train | eval
 }
 
 
@@ -112,6 +148,7 @@ def atomic_path(path: str | Path):
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
+        os.chmod(tmp, 0o644)  # mkstemp makes it private (0600); outputs are ordinary readable files
         yield Path(tmp)
         with open(tmp, "rb") as fh:
             os.fsync(fh.fileno())
