@@ -1,0 +1,430 @@
+"""The ``curate`` stage: questions.parquet + chunks.parquet → pairs.parquet + curate_rejects.parquet.
+
+Every generated question either becomes a (question, positive) pair or a rejects row with a reason code, the
+measured score and, for a duplicate, the id of the row kept in its place. The steps run in this order, cheap
+before expensive, quality before deduplication (so that the row kept for a group of duplicates is a good one):
+
+1. ``generation_failed`` (status ``failed``: no question), ``duplicate_question_id``, ``unknown_chunk``,
+   ``empty_question``;
+2. ``duplicate_chunk`` / ``near_duplicate_chunk``: questions on a chunk whose text repeats another chunk's
+   (exact after normalisation, then MinHash LSH, :mod:`lexqa.dedup`); the duplicate chunks themselves are
+   listed too, with ``level = chunk``;
+3. ``wrong_language``, ``too_short`` / ``too_long``, ``self_reference``, ``copies_chunk`` (:mod:`.filters`);
+4. ``duplicate_question`` / ``near_duplicate_question`` (normalised text, then character-shingle MinHash);
+5. with the base model (:mod:`.model_filters`): ``semantic_duplicate_question``, ``round_trip_failed``,
+   ``too_easy``;
+6. the LLM judge (:mod:`.judge`, off by default): ``judge_rejected``, ``judge_unparseable``,
+   ``judge_failed``.
+
+The positive of a pair is the chunk's text, preceded by its context line and a blank line when
+``curate.positive_context`` is on (the ict backend's ``passage`` replaces the text for its own pairs)::
+
+    >>> from lexqa.config import load_params
+    >>> from lexqa import curate
+    >>> summary = curate.run(load_params())            # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from lexqa import dedup
+from lexqa.config import Params
+from lexqa.curate import filters, model_filters
+from lexqa.curate.embed import Encoder
+from lexqa.lang import LanguageDetector
+from lexqa.models import chunk_token_budget, load_tokenizer
+from lexqa.summary import StageSummary
+from lexqa.tables import CHUNKS, CURATE_REJECTS, PAIRS, QUESTIONS, read_table, write_table
+
+log = logging.getLogger("lexqa.curate")
+
+CHUNK_FIELDS = ["chunk_id", "doc_id", "text", "context", "lang", "domain", "source", "heading", "n_tokens"]
+
+
+def positive_text(context: str | None, text: str, with_context: bool) -> str:
+    """The passage a question is paired with: ``context``, a blank line, ``text`` (or ``text`` alone).
+
+    >>> positive_text("Code civil > Article 9", "Chacun a droit au respect de sa vie privée.", True)
+    'Code civil > Article 9\\n\\nChacun a droit au respect de sa vie privée.'
+    """
+    return f"{context}\n\n{text}" if with_context and context else text
+
+
+def _positive_expr(column: str, with_context: bool) -> pl.Expr:
+    if not with_context:
+        return pl.col(column)
+    return (
+        pl.when(pl.col("context").fill_null("") != "")
+        .then(pl.concat_str([pl.col("context"), pl.lit("\n\n"), pl.col(column)]))
+        .otherwise(pl.col(column))
+    )
+
+
+class Curation:
+    """The questions still in (``live``) and the rejects so far; each step moves rows from one to the
+    other."""
+
+    def __init__(self, params: Params, questions: pl.DataFrame, chunks: pl.DataFrame) -> None:
+        self.params = params
+        self.chunks = chunks
+        self.summary = StageSummary("curate")
+        self.summary.rows_in = questions.height
+        self.rejects: list[pl.DataFrame] = []
+        self.live = questions
+        self.cosine: dict[str, float] = {}
+        self.rank: dict[str, int] = {}
+        self.duplicate_chunks = pl.DataFrame(schema={"chunk_id": pl.String, "kept": pl.String})
+
+    # ------------------------------------------------------------------------------------------ bookkeeping
+    def drop(self, rej: pl.DataFrame, warn: bool = False) -> None:
+        """Move the rejected question ids from ``live`` to the rejects (first reason wins)."""
+        if rej.is_empty():
+            return
+        rej = rej.unique("question_id", keep="first", maintain_order=True)
+        info = self.live.select("question_id", "chunk_id", "question", "source").unique(
+            "question_id", keep="first", maintain_order=True
+        )
+        rows = rej.join(info, on="question_id", how="left", maintain_order="left")
+        self.rejects.append(
+            rows.select(
+                stage=pl.lit("curate"),
+                source=pl.col("source"),
+                origin=pl.col("question_id"),
+                reason=pl.col("reason"),
+                detail=pl.col("detail"),
+                duplicate_of=pl.col("duplicate_of"),
+                level=pl.lit("question"),
+                chunk_id=pl.col("chunk_id"),
+                question=pl.col("question"),
+                score=pl.col("score"),
+            )
+        )
+        self.live = self.live.filter(~pl.col("question_id").is_in(rej["question_id"].implode()))
+        for reason, n in rej.group_by("reason", maintain_order=True).len().iter_rows():
+            self.summary.reject(reason, n)
+            example = rej.filter(pl.col("reason") == reason).row(0, named=True)
+            message = "curate: %d question(s) rejected as %s (e.g. %s: %s)"
+            (log.warning if warn else log.info)(message, n, reason, example["question_id"], example["detail"])
+
+    # ------------------------------------------------------------------------------------------ steps
+    def validate(self) -> None:
+        """Repeated ids, failed generations, questions on unknown chunks, empty questions."""
+        repeated = self.live.filter(~pl.col("question_id").is_first_distinct())
+        if not repeated.is_empty():
+            self.live = self.live.filter(pl.col("question_id").is_first_distinct())
+            self._reject_rows(
+                repeated, "duplicate_question_id", "question_id already seen in questions.parquet"
+            )
+        fields = self.chunks.select(CHUNK_FIELDS)
+        self.live = self.live.join(fields, on="chunk_id", how="left", maintain_order="left")
+        failed = self.live.filter(pl.col("status") != "ok")
+        self.drop(filters.rejected(failed["question_id"], "generation_failed", failed["error"]), warn=True)
+        unknown = self.live.filter(pl.col("doc_id").is_null())
+        detail = ["its chunk is not in chunks.parquet"] * unknown.height
+        self.drop(filters.rejected(unknown["question_id"], "unknown_chunk", detail), warn=True)
+        empty = self.live.filter(pl.col("question").fill_null("").str.strip_chars() == "")
+        self.drop(
+            filters.rejected(empty["question_id"], "empty_question", ["no question text"] * empty.height)
+        )
+        self.live = self.live.with_columns(
+            pl.col("question").str.strip_chars(), body=pl.coalesce("passage", "text")
+        ).with_columns(positive=_positive_expr("body", self.params.curate.positive_context))
+
+    def _reject_rows(self, rows: pl.DataFrame, reason: str, detail: str) -> None:
+        """Reject rows that ``live`` cannot name uniquely (repeated question ids)."""
+        self.rejects.append(
+            rows.select(
+                stage=pl.lit("curate"),
+                source=pl.lit(None, pl.String()),
+                origin=pl.col("question_id"),
+                reason=pl.lit(reason),
+                detail=pl.lit(detail),
+                duplicate_of=pl.col("question_id"),
+                level=pl.lit("question"),
+                chunk_id=pl.col("chunk_id"),
+                question=pl.col("question"),
+                score=pl.lit(None, pl.Float64()),
+            )
+        )
+        self.summary.reject(reason, rows.height)
+        log.warning("curate: %d row(s) rejected as %s", rows.height, reason)
+
+    def chunk_duplicates(self) -> None:
+        """Chunks whose text repeats another's: listed as chunk rejects; their questions are rejected too."""
+        c = self.params.curate
+        chunks = self.chunks.with_row_index("row").with_columns(
+            has_questions=pl.col("chunk_id").is_in(self.live["chunk_id"].implode())
+        )
+        # The kept chunk of a group is the first one that has questions, else the first in the table.
+        chunks = chunks.sort(["has_questions", "row"], descending=[True, False])
+        ids = chunks["chunk_id"].to_list()
+        texts = chunks["text"].fill_null("").to_list()
+        keep_of = np.arange(len(ids))
+        reason = np.full(len(ids), "", dtype=object)
+        sim = np.ones(len(ids))
+        if c.exact_dedup:
+            keep_of = dedup.exact_duplicates(texts)
+            reason[keep_of != np.arange(len(ids))] = "duplicate_chunk"
+        if c.chunk_near_dup.enabled:
+            kept = np.flatnonzero(keep_of == np.arange(len(ids)))
+            near = dedup.near_duplicates(
+                [texts[i] for i in kept],
+                threshold=c.chunk_near_dup.threshold,
+                unit="word",
+                ngram=c.chunk_near_dup.ngram,
+                num_perm=c.chunk_near_dup.num_perm,
+                seed=self.params.seed,
+            )
+            hit = near.is_duplicate
+            keep_of[kept[hit]] = kept[near.duplicate_of[hit]]
+            reason[kept[hit]] = "near_duplicate_chunk"
+            sim[kept[hit]] = near.similarity[hit]
+            keep_of = keep_of[keep_of]  # exact duplicates of a near duplicate follow it to its kept chunk
+        dup = np.flatnonzero(keep_of != np.arange(len(ids)))
+        table = pl.DataFrame(
+            {
+                "chunk_id": [ids[i] for i in dup],
+                "kept": [ids[keep_of[i]] for i in dup],
+                "reason": [reason[i] or "duplicate_chunk" for i in dup],
+                "score": [float(sim[i]) for i in dup],
+                "source": chunks["source"].gather(dup).to_list(),
+            },
+            schema={
+                "chunk_id": pl.String,
+                "kept": pl.String,
+                "reason": pl.String,
+                "score": pl.Float64,
+                "source": pl.String,
+            },
+        )
+        self.duplicate_chunks = table
+        self.rejects.append(
+            table.select(
+                stage=pl.lit("curate"),
+                source=pl.col("source"),
+                origin=pl.col("chunk_id"),
+                reason=pl.col("reason"),
+                detail=pl.when(pl.col("reason") == "duplicate_chunk")
+                .then(pl.format("same words as {}", pl.col("kept")))
+                .otherwise(pl.format("Jaccard {} with {}", pl.col("score").round(3), pl.col("kept"))),
+                duplicate_of=pl.col("kept"),
+                level=pl.lit("chunk"),
+                chunk_id=pl.col("chunk_id"),
+                question=pl.lit(None, pl.String()),
+                score=pl.col("score"),
+            )
+        )
+        self.summary.extra["duplicate_chunks"] = {
+            r: int((table["reason"] == r).sum()) for r in ("duplicate_chunk", "near_duplicate_chunk")
+        }
+        on_dup = self.live.join(table, on="chunk_id", how="inner", maintain_order="left")
+        for r in ("duplicate_chunk", "near_duplicate_chunk"):
+            sel = on_dup.filter(pl.col("reason") == r)
+            details = [f"its chunk repeats {k}" for k in sel["kept"]]
+            self.drop(
+                filters.rejected(
+                    sel["question_id"].to_list(), r, details, sel["score"].to_list(), sel["kept"].to_list()
+                )
+            )
+
+    def text_filters(self) -> None:
+        c = self.params.curate
+        if c.language.enabled and not self.live.is_empty():
+            detector = LanguageDetector({*self.live["lang"].unique().to_list(), "en"})
+            self.drop(filters.language(self.live, detector, c.language.min_confidence))
+        tokenizer = load_tokenizer(self.params.model.name_or_path)
+        questions = self.live["question"].to_list()
+        counts = (
+            [len(ids) for ids in tokenizer(questions, add_special_tokens=False)["input_ids"]]
+            if questions
+            else []
+        )
+        self.live = self.live.with_columns(anchor_tokens=pl.Series(counts, dtype=pl.Int32))
+        self.drop(filters.length(self.live, c.length.min_tokens, c.length.max_tokens))
+        if c.self_reference.enabled:
+            self.drop(filters.self_reference(self.live, c.self_reference.patterns))
+        if c.overlap.enabled:
+            self.drop(filters.overlap(self.live, c.overlap))
+
+    def question_duplicates(self) -> None:
+        c = self.params.curate
+        ids = self.live["question_id"].to_list()
+        texts = self.live["question"].to_list()
+        if c.exact_dedup and ids:
+            keep_of = dedup.exact_duplicates(texts)
+            dup = np.flatnonzero(keep_of != np.arange(len(ids)))
+            kept = [ids[keep_of[i]] for i in dup]
+            self.drop(
+                filters.rejected(
+                    [ids[i] for i in dup],
+                    "duplicate_question",
+                    [f"same words as {k}" for k in kept],
+                    [1.0] * len(dup),
+                    kept,
+                )
+            )
+        ids = self.live["question_id"].to_list()
+        if c.question_near_dup.enabled and ids:
+            near = dedup.near_duplicates(
+                self.live["question"].to_list(),
+                threshold=c.question_near_dup.threshold,
+                unit="char",
+                ngram=c.question_near_dup.ngram,
+                num_perm=c.question_near_dup.num_perm,
+                seed=self.params.seed,
+            )
+            dup = np.flatnonzero(near.is_duplicate)
+            kept = [ids[near.duplicate_of[i]] for i in dup]
+            details = [f"Jaccard {near.similarity[i]:.3f} with {k}" for i, k in zip(dup, kept, strict=True)]
+            self.drop(
+                filters.rejected(
+                    [ids[i] for i in dup],
+                    "near_duplicate_question",
+                    details,
+                    near.similarity[dup].tolist(),
+                    kept,
+                )
+            )
+
+    def model_filters(self, encoder: Encoder | None) -> None:
+        c = self.params.curate
+        if (
+            not (c.semantic_dedup.enabled or c.round_trip.enabled or c.easiness.enabled)
+            or self.live.is_empty()
+        ):
+            return
+        encoder = encoder or Encoder(self.params.model, c.batch_size)
+        self.summary.extra["base_model"] = self.params.model.name_or_path
+        q_all = encoder.queries(self.live["question"].to_list())
+        row_of = {qid: i for i, qid in enumerate(self.live["question_id"].to_list())}
+
+        def q_emb() -> np.ndarray:
+            return q_all[[row_of[q] for q in self.live["question_id"].to_list()]]
+
+        if c.semantic_dedup.enabled:
+            self.drop(model_filters.semantic_duplicates(self.live, q_emb(), c.semantic_dedup.threshold))
+        if c.round_trip.enabled and not self.live.is_empty():
+            dup_ids = self.duplicate_chunks["chunk_id"].implode()
+            corpus = self.chunks.filter(~pl.col("chunk_id").is_in(dup_ids)).with_columns(
+                corpus_text=_positive_expr("text", c.positive_context)
+            )
+            index = {cid: i for i, cid in enumerate(corpus["chunk_id"].to_list())}
+            c_emb = encoder.passages(corpus["corpus_text"].to_list())
+            positive = np.array([index[cid] for cid in self.live["chunk_id"].to_list()])
+            rank = model_filters.ranks(q_emb(), c_emb, positive)
+            self.rank = dict(zip(self.live["question_id"].to_list(), rank.tolist(), strict=True))
+            self.drop(model_filters.round_trip(self.live, rank, c.round_trip.top_k))
+        if self.live.is_empty():
+            return
+        cosine = np.einsum("ij,ij->i", q_emb(), encoder.passages(self.live["positive"].to_list()))
+        self.cosine = dict(zip(self.live["question_id"].to_list(), cosine.tolist(), strict=True))
+        if c.easiness.enabled:
+            self.drop(model_filters.easiness(self.live, cosine, c.easiness.drop_percent))
+
+    def judge(self) -> None:
+        """The LLM judge, last: it costs money, so it only sees questions every other filter kept."""
+        params = self.params.curate.judge
+        if not params.enabled or self.live.is_empty():
+            return
+        from lexqa.curate.judge import Judge  # the openai client is only imported when the judge is on
+
+        judge = Judge(params, self.params.generate)
+        with_context = self.params.curate.positive_context
+        pairs = self.live.select("question_id", "question", passage=_positive_expr("text", with_context))
+        self.drop(judge(pairs))
+        self.summary.extra["judge"] = judge.stats
+
+    # ------------------------------------------------------------------------------------------ outputs
+    def pairs(self) -> pl.DataFrame:
+        live = self.live
+        tokenizer = load_tokenizer(self.params.model.name_or_path)
+        positives = list(dict.fromkeys(live["positive"].to_list()))
+        counts = tokenizer(positives, add_special_tokens=False)["input_ids"] if positives else []
+        n_tokens = {p: len(ids) for p, ids in zip(positives, counts, strict=True)}
+        ids = live["question_id"].to_list()
+        return live.select(
+            pair_id=pl.col("question_id"),
+            question_id=pl.col("question_id"),
+            chunk_id=pl.col("chunk_id"),
+            doc_id=pl.col("doc_id"),
+            anchor=pl.col("question"),
+            positive=pl.col("positive"),
+            lang=pl.col("lang"),
+            domain=pl.col("domain"),
+            source=pl.col("source"),
+            style=pl.col("style"),
+            backend=pl.col("backend"),
+            heading=pl.col("heading"),
+            anchor_tokens=pl.col("anchor_tokens").cast(pl.Int32),
+            positive_tokens=pl.Series([n_tokens[p] for p in live["positive"].to_list()], dtype=pl.Int32),
+            cosine=pl.Series([self.cosine.get(q) for q in ids], dtype=pl.Float32),
+            rank=pl.Series([self.rank.get(q) for q in ids], dtype=pl.Int32),
+        )
+
+    def rejects_table(self) -> pl.DataFrame:
+        if not self.rejects:
+            return pl.DataFrame(schema=CURATE_REJECTS)
+        return pl.concat([r.cast(CURATE_REJECTS) for r in self.rejects]).select(list(CURATE_REJECTS))
+
+
+def curate(
+    params: Params, questions: pl.DataFrame, chunks: pl.DataFrame, encoder: Encoder | None = None
+) -> tuple[pl.DataFrame, pl.DataFrame, StageSummary]:
+    """Filter and deduplicate ``questions``; return (pairs, rejects, summary) without writing anything.
+
+    ``encoder`` replaces the base model of the model-based filters (tests pass a small one)."""
+    drop_percent = params.curate.easiness.drop_percent
+    if params.curate.easiness.enabled and 0 < drop_percent < 1:
+        log.warning(
+            "curate.easiness.drop_percent is %g: that drops %g %% of the pairs (the unit is percent, 0–100); "
+            "write %g to drop %g %%",
+            drop_percent,
+            drop_percent,
+            drop_percent * 100,
+            drop_percent * 100,
+        )
+    run = Curation(params, questions, chunks)
+    run.validate()
+    run.chunk_duplicates()
+    run.text_filters()
+    run.question_duplicates()
+    run.model_filters(encoder)
+    run.judge()
+    pairs = run.pairs()
+    summary = run.summary
+    summary.rows_out = pairs.height
+    summary.extra["chunks_in"] = chunks.height
+    summary.extra["pairs_by_lang"] = dict(pairs.group_by("lang").len().sort("lang").iter_rows())
+    summary.extra["pairs_by_domain"] = dict(pairs.group_by("domain").len().sort("domain").iter_rows())
+    summary.extra["chunks_with_pairs"] = pairs["chunk_id"].n_unique()
+    budget = chunk_token_budget(params.model, 10**9)  # the model's length less its prompt and special tokens
+    over = int((pairs["positive_tokens"] > budget).sum())
+    summary.extra["positives_over_model_length"] = over
+    if over:
+        log.warning(
+            "curate: %d positive(s) exceed the %d tokens %s reads: their end is cut when embedded "
+            "(the context line is not part of chunk.max_tokens; lower it or set positive_context: false)",
+            over,
+            budget,
+            params.model.name_or_path,
+        )
+    return pairs, run.rejects_table(), summary
+
+
+def run(
+    params: Params, in_dir: str | Path = "data/processed", out_dir: str | Path = "data/processed"
+) -> StageSummary:
+    """Run the stage: write pairs.parquet, curate_rejects.parquet and curate_summary.json in ``out_dir``."""
+    src, out = Path(in_dir), Path(out_dir)
+    questions = read_table(src / "questions.parquet", QUESTIONS)
+    chunks = read_table(src / "chunks.parquet", CHUNKS)
+    pairs, rejects, summary = curate(params, questions, chunks)
+    write_table(pairs, out / "pairs.parquet", PAIRS)
+    write_table(rejects, out / "curate_rejects.parquet", CURATE_REJECTS)
+    summary.finish(out / "curate_summary.json")
+    return summary

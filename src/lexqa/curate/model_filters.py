@@ -1,0 +1,102 @@
+"""Filters of the ``curate`` stage that need the base embedding model: semantic dedup, round trip, easiness.
+
+They work on normalised embeddings (numpy, so cosine = dot product), in blocks so memory stays bounded on
+large corpora, and return :func:`lexqa.curate.filters.rejected` frames plus the measured value per row::
+
+    >>> import numpy as np
+    >>> q = np.array([[1.0, 0.0], [0.0, 1.0]], dtype=np.float32)
+    >>> corpus = np.array([[0.0, 1.0], [1.0, 0.0]], dtype=np.float32)
+    >>> ranks(q, corpus, np.array([1, 1])).tolist()     # question 0 finds chunk 1 first, question 1 second
+    [1, 2]
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import polars as pl
+
+from lexqa.curate.filters import rejected
+
+_BLOCK = 1024
+_EPS = 1e-5
+
+
+def ranks(queries: np.ndarray, corpus: np.ndarray, positive: np.ndarray) -> np.ndarray:
+    """Rank (1 = best) of ``corpus[positive[i]]`` among all of ``corpus`` for ``queries[i]``: one plus the
+    number of corpus rows scoring higher by more than float32 rounding (the own chunk's score from the block
+    product may differ from the direct one in the last bits)."""
+    out = np.ones(len(queries), dtype=np.int64)
+    for lo in range(0, len(queries), _BLOCK):
+        q = queries[lo : lo + _BLOCK]
+        own = np.einsum("ij,ij->i", q, corpus[positive[lo : lo + _BLOCK]])
+        for clo in range(0, len(corpus), 16 * _BLOCK):
+            scores = q @ corpus[clo : clo + 16 * _BLOCK].T
+            out[lo : lo + _BLOCK] += (scores > own[:, None] + _EPS).sum(axis=1)
+    return out
+
+
+def round_trip(live: pl.DataFrame, rank: np.ndarray, top_k: int) -> pl.DataFrame:
+    """``round_trip_failed``: the question's own chunk ranks below ``top_k`` for it (``rank`` aligned with
+    ``live``)."""
+    bad = np.flatnonzero(rank > top_k)
+    ids = live["question_id"].gather(bad).to_list()
+    details = [f"its chunk ranks {r} among all chunks (top_k {top_k})" for r in rank[bad]]
+    return rejected(ids, "round_trip_failed", details, rank[bad].tolist())
+
+
+def easiness(live: pl.DataFrame, cosine: np.ndarray, drop_percent: float) -> pl.DataFrame:
+    """``too_easy``: per language, the ``drop_percent`` percent (0–100) of pairs with the highest
+    question–positive cosine; ``floor(n × drop_percent / 100)`` rows, ties broken by input order."""
+    ids, details, scores = [], [], []
+    langs = live["lang"].to_numpy()
+    for lang in dict.fromkeys(langs.tolist()):
+        rows = np.flatnonzero(langs == lang)
+        n_drop = math.floor(len(rows) * drop_percent / 100)
+        if n_drop == 0:
+            continue
+        order = rows[np.argsort(-cosine[rows], kind="stable")]
+        cut = float(cosine[order[n_drop - 1]])
+        for i in order[:n_drop]:
+            ids.append(live["question_id"][int(i)])
+            details.append(
+                f"cosine {cosine[i]:.3f} among the easiest {drop_percent:g} % of {lang} (>= {cut:.3f})"
+            )
+            scores.append(float(cosine[i]))
+    return rejected(ids, "too_easy", details, scores)
+
+
+def semantic_duplicates(live: pl.DataFrame, embeddings: np.ndarray, threshold: float) -> pl.DataFrame:
+    """``semantic_duplicate_question``: within a language, a question whose cosine with an earlier kept
+    question reaches ``threshold`` (greedy in input order, so the first of a group of paraphrases is kept)."""
+    ids, dups, scores = [], [], []
+    qids = live["question_id"].to_list()
+    langs = live["lang"].to_numpy()
+    for lang in dict.fromkeys(langs.tolist()):
+        rows = np.flatnonzero(langs == lang)
+        kept: list[int] = []
+        for lo in range(0, len(rows), _BLOCK):
+            block = rows[lo : lo + _BLOCK]
+            emb = embeddings[block]
+            best = np.full(len(block), -np.inf)
+            best_of = np.full(len(block), -1)
+            if kept:
+                sims = emb @ embeddings[kept].T
+                best, best_of = sims.max(axis=1), np.asarray(kept)[sims.argmax(axis=1)]
+            inner = emb @ emb.T
+            alive: list[int] = []
+            for j, row in enumerate(block):
+                if alive:
+                    k = int(np.argmax(inner[j, alive]))
+                    if inner[j, alive[k]] > best[j]:
+                        best[j], best_of[j] = inner[j, alive[k]], block[alive[k]]
+                if best[j] >= threshold:
+                    ids.append(qids[row])
+                    dups.append(qids[int(best_of[j])])
+                    scores.append(float(best[j]))
+                else:
+                    alive.append(j)
+            kept.extend(int(block[j]) for j in alive)
+    details = [f"cosine {s:.3f} with {d}" for s, d in zip(scores, dups, strict=True)]
+    return rejected(ids, "semantic_duplicate_question", details, scores, dups)

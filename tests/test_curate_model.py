@@ -1,0 +1,116 @@
+"""Model-based curate filters: ranks, round trip, easiness percent, semantic dedup — on exact synthetic
+embeddings, then end to end with the packaged all-MiniLM-L6-v2 on a handful of English texts."""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+import pytest
+from test_curate import chunk, make_params, question, run_curate
+
+from lexqa.curate.embed import Encoder
+from lexqa.curate.model_filters import easiness, ranks, round_trip, semantic_duplicates
+
+
+def unit(*rows: list[float]) -> np.ndarray:
+    m = np.array(rows, dtype=np.float32)
+    return m / np.linalg.norm(m, axis=1, keepdims=True)
+
+
+def live(n: int, langs: list[str] | None = None) -> pl.DataFrame:
+    return pl.DataFrame({"question_id": [f"q{i}" for i in range(n)], "lang": langs or ["en"] * n})
+
+
+def test_ranks_count_better_scoring_chunks():
+    corpus = unit([1, 0, 0], [0, 1, 0], [0, 0, 1], [1, 1, 0])
+    queries = unit([1, 0.1, 0], [0, 0, 1], [0.2, 1, 0])
+    # q0: its chunk 1 scores below chunks 0 and 3 → rank 3; q1: its chunk 2 is best; q2: chunk 3 is second.
+    assert ranks(queries, corpus, np.array([1, 2, 3])).tolist() == [3, 1, 2]
+    rejected = round_trip(live(3), np.array([3, 1, 2]), top_k=2)
+    assert rejected["question_id"].to_list() == ["q0"]
+    assert rejected["reason"].to_list() == ["round_trip_failed"] and rejected["score"].to_list() == [3.0]
+
+
+@pytest.mark.parametrize(("percent", "dropped"), [(0, 0), (10, 1), (25, 2), (50, 5), (99.9, 9)])
+def test_easiness_drops_that_percent_of_each_language(percent, dropped):
+    cosine = np.array([0.1, 0.9, 0.5, 0.8, 0.3, 0.7, 0.2, 0.6, 0.4, 0.95])
+    rejected = easiness(live(10), cosine, percent)
+    assert rejected.height == dropped
+    easiest = [f"q{i}" for i in np.argsort(-cosine)[:dropped]]
+    assert rejected["question_id"].to_list() == easiest
+    assert (rejected["reason"] == "too_easy").all()
+
+
+def test_easiness_percent_is_per_language_and_not_a_fraction():
+    cosine = np.array([0.9, 0.8, 0.7, 0.6, 0.5, 0.99, 0.98, 0.97, 0.96, 0.95])
+    langs = ["fr"] * 5 + ["ru"] * 5
+    rejected = easiness(live(10, langs), cosine, 20)
+    assert rejected["question_id"].to_list() == ["q0", "q5"]  # one per language, not the two global maxima
+    assert easiness(live(10, langs), cosine, 0.7).is_empty()  # 0.7 % of 5 rows is nothing, not 70 %
+
+
+def test_semantic_duplicates_keep_the_first_of_each_group_within_a_language():
+    emb = unit([1, 0, 0], [0.99, 0.05, 0], [0, 1, 0], [0.98, 0.1, 0], [1, 0, 0.01])
+    langs = ["en", "en", "en", "en", "fr"]
+    rejected = semantic_duplicates(live(5, langs), emb, threshold=0.97)
+    assert rejected.select("question_id", "duplicate_of").rows() == [("q1", "q0"), ("q3", "q0")]
+    assert (rejected["score"] >= 0.97).all()
+
+
+def test_semantic_duplicates_across_blocks(monkeypatch):
+    import lexqa.curate.model_filters as mf
+
+    monkeypatch.setattr(mf, "_BLOCK", 2)
+    emb = unit([1, 0], [0, 1], [0.999, 0.01], [0.01, 0.999], [1, 1])
+    rejected = semantic_duplicates(live(5), emb, threshold=0.99)
+    assert rejected.select("question_id", "duplicate_of").rows() == [("q2", "q0"), ("q3", "q1")]
+
+
+EN = {
+    "lease": "A landlord must deliver the rented property to the tenant in good repair and keep it fit for"
+    " the use for which it was let, for the whole duration of the lease.",
+    "sale": "A sale is complete between the parties, and ownership passes to the buyer, as soon as the "
+    "thing and the price have been agreed, even if the thing has not been delivered nor the price"
+    " paid.",
+    "privacy": "Everyone has the right to respect for his private life. Judges may order any measure, such "
+    "as seizure, to prevent or stop an invasion of the intimacy of private life.",
+    "marriage": "Marriage may only be contracted by two persons who are both at least eighteen years old and "
+    "who give their free and informed consent before the registrar.",
+    "theft": "Theft is the fraudulent taking of another person's property. It is punished by three years "
+    "of imprisonment and a fine of forty-five thousand euros.",
+}
+
+
+@pytest.mark.slow
+def test_model_filters_end_to_end_with_minilm():
+    chunks = [chunk(f"s:{k}#0", v, lang="en", context=f"Civil code > {k}") for k, v in EN.items()]
+    questions = [
+        question("s:lease#0", "What must a landlord do for the tenant during the lease?"),
+        question("s:sale#0", "When does ownership pass to the buyer in a sale?"),
+        question("s:privacy#0", "Can a judge order a seizure to stop an invasion of private life?"),
+        question(
+            "s:privacy#0", "Can a judge order a seizure to stop an invasion of someone's private life?", k=1
+        ),
+        question("s:marriage#0", "What is the punishment for stealing someone's property?"),  # about theft
+        question("s:theft#0", "How many years of prison does theft carry?"),
+    ]
+    encoder = Encoder(make_params().model, batch_size=8)
+    params = make_params(
+        semantic_dedup={"threshold": 0.95},
+        round_trip={"top_k": 1},
+        easiness={"drop_percent": 25},
+    )
+    pairs, rejects, summary = run_curate(chunks, questions, params, encoder=encoder)
+    by_reason = dict(rejects.select("origin", "reason").iter_rows())
+    assert by_reason["s:privacy#0:layperson:1"] == "semantic_duplicate_question"
+    assert rejects.filter(pl.col("reason") == "semantic_duplicate_question")["duplicate_of"].to_list() == [
+        "s:privacy#0:layperson:0"
+    ]
+    assert by_reason["s:marriage#0:layperson:0"] == "round_trip_failed"
+    # 4 pairs left before easiness: floor(4 × 25 / 100) = 1, the one with the highest cosine.
+    assert list(by_reason.values()).count("too_easy") == 1
+    assert pairs.height == 3 and summary.rows_out == 3
+    easy = rejects.filter(pl.col("reason") == "too_easy")["score"][0]
+    assert easy >= pairs["cosine"].max()
+    assert (pairs["rank"] == 1).all()
+    assert pairs["cosine"].is_not_null().all()
