@@ -36,3 +36,13 @@ def shared_data() -> Path:
 @pytest.fixture(scope="session")
 def root() -> Path:
     return ROOT
+
+
+@pytest.fixture(scope="session")
+def german_pipeline(tmp_path_factory):
+    """A project copy scaffolded for a German Markdown corpus with `lexqa new-domain` and run to the
+    evaluation report with a tiny model (tests/pipeline_project.py). Built once per session: copy it before
+    changing it. Tests using it share the xdist group "pipeline", so that one worker builds it."""
+    from pipeline_project import german_pipeline
+
+    return german_pipeline(tmp_path_factory.mktemp("german_pipeline"))

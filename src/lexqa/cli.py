@@ -1,6 +1,7 @@
 """The ``lexqa`` command: user tools around the pipeline.
 
     lexqa inspect data/processed/chunks.parquet --n 3 --where "lang = 'ru'"
+    lexqa new-domain de_bgb --lang de --kind markdown --path data/raw/de_bgb
 """
 
 from __future__ import annotations
@@ -22,6 +23,21 @@ def _inspect(args: argparse.Namespace) -> int:
     return 0
 
 
+def _new_domain(args: argparse.Namespace) -> int:
+    from lexqa.new_domain import main as new_domain
+
+    return new_domain(
+        args.name,
+        kind=args.kind,
+        lang=args.lang,
+        path=args.path,
+        domain=args.domain,
+        options=args.set,
+        project=args.project,
+        dry_run=args.dry_run,
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lexqa", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -32,6 +48,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--columns", help="comma-separated columns to show")
     p.add_argument("--where", help="SQL filter, e.g. \"lang = 'fr' AND n_tokens > 100\"")
     p.set_defaults(func=_inspect)
+
+    p = sub.add_parser(
+        "new-domain",
+        help="add a source, its prompt template and its DVC dependency for a new legal corpus",
+        description="Add a source to params.yaml (comments kept), a prompt template to edit "
+        "(prompts/question_<domain>.md, registered under generate.prompts), and the corpus path to the "
+        "ingest stage's deps in dvc.yaml. See docs/new-domain.md.",
+    )
+    p.add_argument("name", help="source name, unique in params.yaml (part of every doc id)")
+    p.add_argument("--lang", required=True, help="ISO 639-1 code of the corpus language, e.g. de")
+    p.add_argument("--kind", required=True, help="reader: markdown, tabular, text, legi_xml, … (params.yaml)")
+    p.add_argument("--path", required=True, help="file or folder of the corpus, relative to the project root")
+    p.add_argument("--domain", help="domain label and prompt name (default: the source name)")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a kind-specific source key, e.g. --set text_column=body (repeatable; the value is YAML)",
+    )
+    p.add_argument("--project", default=".", help="project root holding params.yaml (default: .)")
+    p.add_argument("--dry-run", action="store_true", help="print the changes as a diff, write nothing")
+    p.set_defaults(func=_new_domain)
     return parser
 
 

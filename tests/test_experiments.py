@@ -1,0 +1,64 @@
+"""Experiments: `dvc exp run -S generate.questions_per_chunk=2`, then `dvc metrics diff` shows what changed;
+and a `dvc repro` with nothing changed runs no stage and is quick."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+METRICS = ("metrics/generate.json", "metrics/eval.json")
+
+
+def test_metrics_files_are_committed_not_git_ignored():
+    """`dvc metrics diff` reads the baseline's metrics from git (they are DVC outs with cache: false): a
+    git-ignored metrics file has no baseline, and the diff shows '-' for every old value."""
+    done = subprocess.run(["git", "check-ignore", "-v", *METRICS], cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 1, (
+        f"metrics files are git-ignored, so no commit holds a baseline:\n{done.stdout}"
+    )
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("pipeline")
+def test_exp_run_then_metrics_diff_shows_the_change(german_pipeline, tmp_path):
+    project = german_pipeline.copy(tmp_path / "project")
+    project.commit("baseline: questions_per_chunk 1")
+    baseline = json.loads((project.root / "metrics/generate.json").read_text(encoding="utf-8"))
+
+    # Nothing changed since the baseline run: no stage runs, in well under the time of any stage. The first
+    # call after the copy re-reads file hashes (new inodes), the second is what a user sees.
+    project.dvc("repro")
+    start = time.perf_counter()
+    unchanged = project.dvc("repro").stdout
+    seconds = time.perf_counter() - start
+    assert "Running stage" not in unchanged and "Data and pipelines are up to date." in unchanged
+    print(f"\nno-change dvc repro: {seconds:.2f} s")
+    assert seconds < 10, f"a no-change dvc repro took {seconds:.1f} s (target: under 2 s on an idle machine)"
+
+    ran = project.dvc("exp", "run", "-S", "generate.questions_per_chunk=2").stdout
+    for stage in ("generate", "curate", "split", "train", "evaluate"):
+        assert f"Running stage '{stage}'" in ran, stage
+    assert "Running stage 'ingest'" not in ran and "Running stage 'chunk'" not in ran
+
+    diff = json.loads(project.dvc("metrics", "diff", "--all", "--json").stdout)
+    questions = diff["metrics/generate.json"]["questions"]
+    assert questions["old"] == baseline["questions"] > 0
+    assert questions["new"] > questions["old"] and questions["diff"] == questions["new"] - questions["old"]
+    # Every evaluation number has its baseline value to compare with (whether or not this tiny run moved it).
+    evaluation = diff["metrics/eval.json"]
+    assert "eval.finetuned.dim_64.ndcg@10" in evaluation
+    assert all(v["old"] is not None and v["new"] is not None for v in evaluation.values())
+
+    table = project.dvc("metrics", "diff").stdout
+    line = next(
+        row for row in table.splitlines() if row.startswith("metrics/generate.json") and " questions " in row
+    )
+    assert line.split()[2:] == [str(questions["old"]), str(questions["new"]), str(questions["diff"])]
+
+    shown = project.dvc("exp", "show", "--no-pager", "--csv").stdout
+    assert "generate.questions_per_chunk" in shown.splitlines()[0]
