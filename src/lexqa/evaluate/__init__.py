@@ -1,0 +1,134 @@
+"""The ``evaluate`` stage: base model vs fine-tuned model vs BM25 on the eval split and external benchmarks.
+
+Reads ``data/processed/dataset/beir`` (written by ``split``), the benchmarks listed in
+``evaluate.benchmarks`` (BEIR folders), the base model (``model.name_or_path``, with the prompts of
+``model``) and the fine-tuned model ``models/lexqa`` (its own saved prompts). Each model encodes every set
+once; the metrics of sentence-transformers' ``InformationRetrievalEvaluator`` (accuracy/precision/recall at
+1, 3, 5, 10, nDCG@10, MRR@10, MAP@100) are computed at each dimension of ``train.matryoshka_dims`` by
+slicing and renormalising the embeddings. Writes:
+
+- ``metrics/eval.json``: DVC metrics, dataset → model → ``dim_<d>`` → metric (``dvc metrics diff``);
+- ``plots/ndcg_by_dim.csv``: DVC plot data, nDCG@10 by dimension on the eval split: base, fine-tuned, BM25;
+- ``reports/eval.md``: the tables with the gain over the base model, printed at the end of the stage;
+- ``data/processed/evaluate_rejects.parquet`` (malformed BEIR lines) and ``evaluate_summary.json``.
+
+    >>> from lexqa.config import load_params
+    >>> from lexqa import evaluate
+    >>> results = evaluate.run(load_params())                      # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+import time
+from pathlib import Path
+
+import polars as pl
+
+from lexqa.config import Params
+from lexqa.evaluate.beir import BeirSet, load_beir
+from lexqa.evaluate.report import (
+    HEADLINE,
+    PLOT_SCHEMA,
+    DatasetResult,
+    dim_table,
+    markdown,
+    metrics_json,
+    ndcg_rows,
+)
+from lexqa.evaluate.retrieval import dense_metrics, metrics_of, rank_bm25
+from lexqa.models import resolve_model_path
+from lexqa.summary import StageSummary
+from lexqa.tables import REJECTS, atomic_path, frame, write_json, write_table, write_text
+from lexqa.train.losses import check_dims
+
+__all__ = ["BeirSet", "DatasetResult", "load_beir", "run"]
+
+log = logging.getLogger("lexqa.evaluate")
+
+DATASET = Path("data/processed/dataset")
+MODEL_DIR = Path("models/lexqa")
+METRICS = Path("metrics/eval.json")
+PLOT = Path("plots/ndcg_by_dim.csv")
+REPORT = Path("reports/eval.md")
+REJECTS_PATH = Path("data/processed/evaluate_rejects.parquet")
+SUMMARY = Path("data/processed/evaluate_summary.json")
+
+
+def _load_model(params: Params, which: str, root: Path):
+    """The base model (prompts from params) or the fine-tuned one (its saved prompts)."""
+    from sentence_transformers import SentenceTransformer
+
+    if which == "finetuned":
+        return SentenceTransformer(str(root / MODEL_DIR))
+    prompts = {"query": params.model.query_prompt, "document": params.model.passage_prompt}
+    model = SentenceTransformer(resolve_model_path(params.model.name_or_path), prompts=prompts)
+    if params.model.max_seq_length:
+        model.max_seq_length = params.model.max_seq_length
+    return model
+
+
+def _bm25_languages(params: Params) -> list[str]:
+    return list(params.evaluate.bm25_languages) or sorted({s.lang for s in params.sources})
+
+
+def run(params: Params, root: str | Path = ".") -> list[DatasetResult]:
+    """Evaluate and write metrics, plot data and report under ``root``; returns the results per dataset."""
+    root = Path(root)
+    if not (root / MODEL_DIR / "modules.json").exists():
+        raise FileNotFoundError(f"{root / MODEL_DIR} has no model: run the train stage first (dvc repro)")
+    summary = StageSummary("evaluate")
+    rejects: list[dict] = []
+    sets = [load_beir(root / DATASET / "beir", "eval", rejects)]
+    sets += [load_beir(root / b.path, b.name, rejects) for b in params.evaluate.benchmarks]
+    for data in sets:
+        if not data.query_ids:
+            log.warning("%s: no query has a relevant passage in the qrels: nothing to evaluate", data.name)
+    sets = [s for s in sets if s.query_ids]
+    results = {s.name: DatasetResult(s.name, len(s.query_ids), len(s.corpus_ids), s.graded) for s in sets}
+    dims = list(params.train.matryoshka_dims)
+    timings: dict[str, float] = {}
+    for which in ("base", "finetuned"):
+        model = _load_model(params, which, root)
+        check_dims(dims, model.get_embedding_dimension(), "train.matryoshka_dims")
+        started = time.perf_counter()
+        for data in sets:
+            by_dim = dense_metrics(model, data, dims, params.evaluate.batch_size)
+            setattr(results[data.name], which, by_dim)
+        timings[f"{which}_s"] = round(time.perf_counter() - started, 3)
+        del model
+        gc.collect()
+    languages = _bm25_languages(params)
+    if params.evaluate.bm25:
+        started = time.perf_counter()
+        for data in sets:
+            results[data.name].bm25 = metrics_of(rank_bm25(data, languages), data)
+        timings["bm25_s"] = round(time.perf_counter() - started, 3)
+
+    ordered = [results[s.name] for s in sets]
+    bm25_note = f"bm25s, lowercase words, stopwords {', '.join(languages)}" if params.evaluate.bm25 else None
+    base_name = params.model.name_or_path
+    write_json(metrics_json(ordered), root / METRICS)
+    with atomic_path(root / PLOT) as tmp:
+        rows = ndcg_rows(results["eval"]) if "eval" in results else []
+        pl.DataFrame(rows, schema=PLOT_SCHEMA, orient="row").write_csv(tmp)
+    write_text(markdown(ordered, base_name, str(MODEL_DIR), bm25_note), root / REPORT)
+    write_table(frame(rejects, REJECTS), root / REJECTS_PATH, REJECTS)
+
+    for row in rejects:
+        summary.reject(row["reason"])
+    summary.rows_in = sum(r.n_queries for r in ordered) + len(rejects)
+    summary.rows_out = sum(r.n_queries for r in ordered)
+    for r in ordered:
+        full = r.dims[0]
+        headline = {"base": r.base[full][HEADLINE], "finetuned": r.finetuned[full][HEADLINE]}
+        if r.bm25 is not None:
+            headline["bm25"] = r.bm25[HEADLINE]
+        summary.extra[f"{r.name} {HEADLINE} (dim {full})"] = {k: round(v, 4) for k, v in headline.items()}
+    summary.extra["timings"] = timings
+    summary.finish(root / SUMMARY)
+    for r in ordered:
+        print(f"\n{HEADLINE} by dimension, {r.name} ({r.n_queries} queries, {r.n_corpus} passages):")
+        print(dim_table(r), flush=True)
+    return ordered

@@ -1,0 +1,297 @@
+"""The ``train`` stage: Matryoshka fine-tuning of the base model on the split's training pairs.
+
+sentence-transformers does the work as it is meant to be used: ``SentenceTransformerTrainer`` with
+``MatryoshkaLoss`` around the loss of ``train.loss`` (see :mod:`lexqa.train.losses`), the no-duplicates
+batch sampler (several questions per chunk would otherwise be false in-batch negatives), the question /
+passage prompts of ``model`` (applied in training, saved with the model), one
+``InformationRetrievalEvaluator`` per Matryoshka dimension on the eval split (before training and after each
+epoch, or every ``train.eval_steps``), and the best checkpoint by mean nDCG@10 over the dimensions kept at
+the end. bf16 / TF32 only when a CUDA GPU has them.
+
+Reads ``data/processed/dataset/{train.json, eval.json, beir/, README.md}``; writes ``models/lexqa/`` (the
+model and its card), ``data/processed/train_rejects.parquet`` and ``train_summary.json``. Checkpoints go to
+``data/cache/train/<fingerprint>/``: a killed run started again with the same inputs resumes from the last
+complete one; they are deleted once the model is saved. The same code runs on several GPUs (DDP) under
+``torchrun --nproc_per_node N stages/train.py`` or ``accelerate launch stages/train.py``::
+
+    >>> from lexqa.config import load_params
+    >>> from lexqa import train
+    >>> summary = train.run(load_params())                   # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from lexqa.config import Params
+from lexqa.evaluate.beir import BeirSet, load_beir
+from lexqa.models import resolve_model_path
+from lexqa.summary import StageSummary
+from lexqa.tables import REJECTS, frame, write_table
+from lexqa.train.card import complete_card, hub_id
+from lexqa.train.checkpoints import last_checkpoint, run_dir
+from lexqa.train.data import read_pairs
+from lexqa.train.losses import build_loss, world_size
+
+__all__ = ["run"]
+
+log = logging.getLogger("lexqa.train")
+
+DATASET = Path("data/processed/dataset")
+MODEL_DIR = Path("models/lexqa")
+CACHE = Path("data/cache/train")
+REJECTS_PATH = Path("data/processed/train_rejects.parquet")
+SUMMARY = Path("data/processed/train_summary.json")
+BEST_METRIC = "eval_sequential_score"
+"""Mean nDCG@10 over the Matryoshka dimensions (the SequentialEvaluator's score): the best checkpoint's."""
+
+
+def _evaluator(data: BeirSet, dims: list[int], batch_size: int):
+    """One IR evaluator per dimension (named ``dim_<d>``), their mean nDCG@10 as main score."""
+    from sentence_transformers.base.evaluation.sequential import SequentialEvaluator
+    from sentence_transformers.sentence_transformer.evaluation import InformationRetrievalEvaluator
+
+    queries = dict(zip(data.query_ids, data.query_texts, strict=True))
+    corpus = dict(zip(data.corpus_ids, data.corpus_texts, strict=True))
+    relevant = {q: set(j) for q, j in zip(data.query_ids, data.judgements, strict=True)}
+    evaluators = [
+        InformationRetrievalEvaluator(
+            queries, corpus, relevant, name=f"dim_{d}", truncate_dim=d, batch_size=batch_size, write_csv=False
+        )
+        for d in dims
+    ]
+    return SequentialEvaluator(evaluators, main_score_function=lambda scores: float(np.mean(scores)))
+
+
+def _by_dim(metrics: dict[str, float], dims: list[int], prefix: str = "") -> dict[int, dict[str, float]]:
+    """``{prefix}dim_<d>_cosine_<metric>`` keys → {d: {metric: value}}."""
+    out: dict[int, dict[str, float]] = {}
+    for d in dims:
+        head = f"{prefix}dim_{d}_"
+        for key, value in metrics.items():
+            if key.startswith(head):
+                out.setdefault(d, {})[key[len(head) :].split("_", 1)[-1]] = float(value)
+    return out
+
+
+def _logged_eval(trainer, step: int) -> dict[str, float]:
+    """The evaluation the trainer logged at ``step`` (the last one when a resumed run evaluated it again)."""
+    logged = [h for h in trainer.state.log_history if h.get("step") == step and BEST_METRIC in h]
+    return logged[-1] if logged else {}
+
+
+def _best_metrics(trainer, evaluator, best: str | None) -> dict[int, dict[str, float]]:
+    """Metrics per dimension of the best checkpoint (the model now loaded), also put in the model card.
+
+    They were logged when that checkpoint was evaluated, so the evaluators do not run again; only a run
+    without any logged evaluation evaluates the model now.
+    """
+    step = int(best.rsplit("-", 1)[1]) if best else trainer.state.global_step
+    logged = {k.removeprefix("eval_"): v for k, v in _logged_eval(trainer, step).items()}
+    if not logged:
+        logged = evaluator(trainer.model)
+    for sub in evaluator.evaluators:  # the card shows what each evaluator stored last: the best checkpoint's
+        own = {k: v for k, v in logged.items() if k.startswith(f"{sub.name}_")}
+        sub.store_metrics_in_model_card_data(trainer.model, own, trainer.state.epoch or 0, step)
+    dims = [int(sub.name.removeprefix("dim_")) for sub in evaluator.evaluators]
+    return _by_dim(logged, dims)
+
+
+def _cuda_features(params: Params) -> tuple[bool, bool]:
+    """(bf16, tf32) to use: only on a CUDA GPU that supports them."""
+    import torch
+
+    if not torch.cuda.is_available():
+        return False, False
+    bf16 = params.train.bf16 and torch.cuda.is_bf16_supported()
+    tf32 = params.train.tf32 and torch.cuda.get_device_capability()[0] >= 8
+    return bf16, tf32
+
+
+def _training_args(params: Params, output_dir: Path, seed: int, columns: list[str]):
+    from sentence_transformers import SentenceTransformerTrainingArguments
+    from sentence_transformers.base.sampler import BatchSamplers
+
+    t = params.train
+    bf16, tf32 = _cuda_features(params)
+    query, passage = params.model.query_prompt, params.model.passage_prompt
+    prompts = {c: query if c == "anchor" else passage for c in columns}  # positive, negatives: passages
+    prompts = {column: prompt for column, prompt in prompts.items() if prompt}
+    strategy = "steps" if t.eval_steps else "epoch"
+    return SentenceTransformerTrainingArguments(
+        output_dir=str(output_dir),
+        num_train_epochs=t.epochs,
+        per_device_train_batch_size=t.batch_size,
+        per_device_eval_batch_size=t.batch_size,
+        learning_rate=t.learning_rate,
+        warmup_steps=t.warmup_ratio,  # a float below 1 is a ratio of the total steps
+        batch_sampler=BatchSamplers.NO_DUPLICATES,
+        prompts=prompts or None,
+        eval_strategy=strategy,
+        save_strategy=strategy,
+        eval_steps=t.eval_steps,
+        save_steps=t.eval_steps,
+        eval_on_start=True,
+        save_total_limit=2,
+        load_best_model_at_end=True,
+        metric_for_best_model=BEST_METRIC,
+        greater_is_better=True,
+        logging_steps=0.05,
+        logging_first_step=True,
+        seed=seed,
+        data_seed=seed,
+        bf16=bf16,
+        tf32=tf32 or None,
+        report_to="none",
+        disable_tqdm=os.environ.get("LEXQA_NO_PROGRESS") == "1",
+    )
+
+
+def _step_counter():
+    """A trainer callback counting the steps this process runs (a resumed run skips those already done) and
+    the seconds they take, evaluations and checkpoints excluded."""
+    from transformers import TrainerCallback
+
+    class StepCounter(TrainerCallback):
+        steps = 0
+        seconds = 0.0
+        _started = 0.0
+
+        def on_step_begin(self, args, state, control, **kwargs):
+            self._started = time.perf_counter()
+
+        def on_step_end(self, args, state, control, **kwargs):
+            self.steps += 1
+            self.seconds += time.perf_counter() - self._started
+
+    return StepCounter()
+
+
+def _save_model(model, target: Path, base, tuned, dataset_card: Path) -> None:
+    """Save the model and its completed card into a temporary folder, then swap it in place of ``target``."""
+    tmp, old = target.with_name(f".{target.name}.tmp"), target.with_name(f".{target.name}.old")
+    shutil.rmtree(tmp, ignore_errors=True)
+    shutil.rmtree(old, ignore_errors=True)
+    model.save_pretrained(str(tmp))
+    complete_card(tmp, base, tuned, dataset_card)
+    if target.exists():
+        target.rename(old)
+    tmp.rename(target)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def run(params: Params, root: str | Path = ".") -> dict[str, Any]:
+    """Fine-tune, save ``models/lexqa`` with its card, write rejects and summary; returns the summary dict."""
+    import transformers
+    from datasets import Dataset
+    from sentence_transformers import (
+        SentenceTransformer,
+        SentenceTransformerModelCardData,
+        SentenceTransformerTrainer,
+    )
+
+    root = Path(root)
+    t = params.train
+    summary = StageSummary("train")
+    # The trainer logs every evaluation's metrics; the evaluators' own per-metric lines would repeat them.
+    logging.getLogger("sentence_transformers.sentence_transformer.evaluation").setLevel(logging.WARNING)
+    rejects: list[dict[str, Any]] = []
+    train_rows = read_pairs(root / DATASET / "train.json", rejects)
+    eval_path = root / DATASET / "eval.json"
+    eval_rows = read_pairs(eval_path, rejects) if eval_path.exists() else []
+    beir = load_beir(root / DATASET / "beir", "eval", rejects, stage="train")
+    if not train_rows:
+        raise FileNotFoundError(f"{root / DATASET / 'train.json'} holds no valid (anchor, positive) pair")
+    if not beir.query_ids:
+        raise FileNotFoundError(f"{root / DATASET / 'beir'} has no query with a relevant passage to evaluate")
+
+    seed = params.seed if t.seed is None else t.seed
+    transformers.set_seed(seed)
+    base_path = resolve_model_path(params.model.name_or_path)
+    prompts = {"query": params.model.query_prompt, "document": params.model.passage_prompt}
+    card_data = SentenceTransformerModelCardData(
+        language=sorted({s.lang for s in params.sources}),
+        model_name=f"lexqa legal retriever (Matryoshka, from {params.model.name_or_path})",
+        train_datasets=[{"name": "lexqa synthetic legal questions"}],
+        eval_datasets=[{"name": "lexqa eval split"}],
+        local_files_only=True,
+    )
+    model = SentenceTransformer(base_path, prompts=prompts, model_card_data=card_data)
+    if params.model.max_seq_length:
+        model.max_seq_length = params.model.max_seq_length
+    model.model_card_data.base_model = hub_id(params.model.name_or_path)
+    guide = SentenceTransformer(base_path, prompts=prompts) if t.loss == "gist" else None
+    loss = build_loss(t, model, guide)
+    dims = list(t.matryoshka_dims)
+    evaluator = _evaluator(beir, dims, t.batch_size)
+
+    files = [root / DATASET / "train.json", eval_path, *((root / DATASET / "beir").rglob("*"))]
+    config = {
+        "model": params.model.model_dump(),
+        "train": t.model_dump(),
+        "seed": seed,
+        "world": world_size(),
+    }
+    output_dir = run_dir(root / CACHE, config, sorted(p for p in files if p.is_file()))
+    counter = _step_counter()
+    trainer = SentenceTransformerTrainer(
+        model=model,
+        args=_training_args(params, output_dir, seed, list(train_rows[0])),
+        train_dataset=Dataset.from_list(train_rows),
+        eval_dataset=Dataset.from_list(eval_rows) if eval_rows else None,
+        loss=loss,
+        evaluator=evaluator,
+        callbacks=[counter],
+    )
+    resume_from = last_checkpoint(output_dir) if t.resume else None
+    if resume_from is not None:
+        log.info("resuming from %s", resume_from)
+    result = trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
+    if not trainer.is_world_process_zero():
+        return {}
+
+    best = trainer.state.best_model_checkpoint
+    base = _by_dim(_logged_eval(trainer, 0), dims, prefix="eval_")
+    tuned = _best_metrics(trainer, evaluator, best)
+    _save_model(model, root / MODEL_DIR, base, tuned, root / DATASET / "README.md")
+    write_table(frame(rejects, REJECTS), root / REJECTS_PATH, REJECTS)
+    shutil.rmtree(output_dir, ignore_errors=True)
+
+    for row in rejects:
+        summary.reject(row["reason"])
+    summary.rows_out = len(train_rows) + len(eval_rows)  # pairs used; rejects: lines of any input file
+    summary.rows_in = summary.rows_out + len(rejects)
+    bf16, tf32 = _cuda_features(params)
+    best_metric = trainer.state.best_metric
+    samples = counter.steps * t.batch_size * world_size()  # training steps only: the throughput
+    summary.extra.update(
+        {
+            "base_model": params.model.name_or_path,
+            "loss": f"MatryoshkaLoss({t.loss}) dims {dims}",
+            "train_pairs": len(train_rows),
+            "eval_pairs": len(eval_rows),
+            "eval_queries": len(beir.query_ids),
+            "epochs": t.epochs,
+            "steps": trainer.state.global_step,
+            "resumed_from": resume_from.name if resume_from else None,
+            "steps_run": counter.steps,
+            "best_checkpoint": Path(best).name if best else None,
+            "best_mean_ndcg@10": None if best_metric is None else round(best_metric, 4),
+            "train_runtime_s": round(result.metrics.get("train_runtime", 0.0), 2),  # evaluations included
+            "samples_per_s": round(samples / counter.seconds, 2) if counter.seconds else None,
+            "train_loss": round(result.metrics.get("train_loss", float("nan")), 4),
+            "device": str(model.device),
+            "precision": ("bf16" if bf16 else "fp32") + (" + tf32" if tf32 else ""),
+            "world_size": world_size(),
+            "ndcg@10 base": {f"dim_{d}": round(m["ndcg@10"], 4) for d, m in base.items()},
+            "ndcg@10 fine-tuned": {f"dim_{d}": round(m["ndcg@10"], 4) for d, m in tuned.items()},
+        }
+    )
+    return summary.finish(root / SUMMARY)

