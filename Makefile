@@ -29,6 +29,7 @@ $(STAMP): requirements.lock constraints.txt pyproject.toml
 
 run: venv
 	$(BIN)/dvc repro
+	@awk '/^nDCG@10 by embedding dimension/{p=1} /^All metrics/{exit} p' reports/eval.md
 
 test: venv
 	$(BIN)/python -m pytest -n 2 --dist loadgroup -q

@@ -3,10 +3,10 @@
 sentence-transformers does the work as it is meant to be used: ``SentenceTransformerTrainer`` with
 ``MatryoshkaLoss`` around the loss of ``train.loss`` (see :mod:`lexqa.train.losses`), the no-duplicates
 batch sampler (several questions per chunk would otherwise be false in-batch negatives), the question /
-passage prompts of ``model`` (applied in training, saved with the model), one
-``InformationRetrievalEvaluator`` per Matryoshka dimension on the eval split (before training and after each
-epoch, or every ``train.eval_steps``), and the best checkpoint by mean nDCG@10 over the dimensions kept at
-the end. bf16 / TF32 only when a CUDA GPU has them.
+passage prompts of ``model`` (applied in training, saved with the model), a retrieval evaluation of every
+Matryoshka dimension from one encoding of the eval split (:mod:`lexqa.train.evaluator`; before training and
+after each epoch, or every ``train.eval_steps``), and the best checkpoint by mean nDCG@10 over the dimensions
+kept at the end. bf16 / TF32 only when a CUDA GPU has them.
 
 Reads ``data/processed/dataset/{train.json, eval.json, beir/, README.md}``; writes ``models/lexqa/`` (the
 model and its card), ``data/processed/train_rejects.parquet`` and ``train_summary.json``. Checkpoints go to
@@ -28,16 +28,17 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from lexqa.config import Params
-from lexqa.evaluate.beir import BeirSet, load_beir
+from lexqa.evaluate.beir import load_beir
 from lexqa.models import resolve_model_path
 from lexqa.summary import StageSummary
 from lexqa.tables import REJECTS, frame, write_table
 from lexqa.train.card import complete_card, hub_id
 from lexqa.train.checkpoints import last_checkpoint, run_dir
 from lexqa.train.data import read_pairs
+from lexqa.train.evaluator import NAME as EVAL_NAME
+from lexqa.train.evaluator import PRIMARY as EVAL_PRIMARY
+from lexqa.train.evaluator import MatryoshkaRetrievalEvaluator
 from lexqa.train.losses import build_loss, world_size
 
 __all__ = ["run"]
@@ -49,25 +50,8 @@ MODEL_DIR = Path("models/lexqa")
 CACHE = Path("data/cache/train")
 REJECTS_PATH = Path("data/processed/train_rejects.parquet")
 SUMMARY = Path("data/processed/train_summary.json")
-BEST_METRIC = "eval_sequential_score"
-"""Mean nDCG@10 over the Matryoshka dimensions (the SequentialEvaluator's score): the best checkpoint's."""
-
-
-def _evaluator(data: BeirSet, dims: list[int], batch_size: int):
-    """One IR evaluator per dimension (named ``dim_<d>``), their mean nDCG@10 as main score."""
-    from sentence_transformers.base.evaluation.sequential import SequentialEvaluator
-    from sentence_transformers.sentence_transformer.evaluation import InformationRetrievalEvaluator
-
-    queries = dict(zip(data.query_ids, data.query_texts, strict=True))
-    corpus = dict(zip(data.corpus_ids, data.corpus_texts, strict=True))
-    relevant = {q: set(j) for q, j in zip(data.query_ids, data.judgements, strict=True)}
-    evaluators = [
-        InformationRetrievalEvaluator(
-            queries, corpus, relevant, name=f"dim_{d}", truncate_dim=d, batch_size=batch_size, write_csv=False
-        )
-        for d in dims
-    ]
-    return SequentialEvaluator(evaluators, main_score_function=lambda scores: float(np.mean(scores)))
+BEST_METRIC = f"eval_{EVAL_NAME}_{EVAL_PRIMARY}"
+"""Mean nDCG@10 over the Matryoshka dimensions: the best checkpoint is chosen by it."""
 
 
 def _by_dim(metrics: dict[str, float], dims: list[int], prefix: str = "") -> dict[int, dict[str, float]]:
@@ -97,18 +81,23 @@ def _best_metrics(trainer, evaluator, best: str | None) -> dict[int, dict[str, f
     logged = {k.removeprefix("eval_"): v for k, v in _logged_eval(trainer, step).items()}
     if not logged:
         logged = evaluator(trainer.model)
-    for sub in evaluator.evaluators:  # the card shows what each evaluator stored last: the best checkpoint's
-        own = {k: v for k, v in logged.items() if k.startswith(f"{sub.name}_")}
-        sub.store_metrics_in_model_card_data(trainer.model, own, trainer.state.epoch or 0, step)
-    dims = [int(sub.name.removeprefix("dim_")) for sub in evaluator.evaluators]
-    return _by_dim(logged, dims)
+    # The card shows what the evaluator stored last: make that the best checkpoint's metrics.
+    own = {k: v for k, v in logged.items() if k.startswith(f"{EVAL_NAME}_")}
+    evaluator.store_metrics_in_model_card_data(trainer.model, own, trainer.state.epoch or 0, step)
+    return _by_dim(logged, evaluator.dims, prefix=f"{EVAL_NAME}_")
+
+
+def _cuda_available() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
 
 
 def _cuda_features(params: Params) -> tuple[bool, bool]:
     """(bf16, tf32) to use: only on a CUDA GPU that supports them."""
     import torch
 
-    if not torch.cuda.is_available():
+    if not _cuda_available():
         return False, False
     bf16 = params.train.bf16 and torch.cuda.is_bf16_supported()
     tf32 = params.train.tf32 and torch.cuda.get_device_capability()[0] >= 8
@@ -149,6 +138,7 @@ def _training_args(params: Params, output_dir: Path, seed: int, columns: list[st
         data_seed=seed,
         bf16=bf16,
         tf32=tf32 or None,
+        dataloader_pin_memory=_cuda_available(),
         report_to="none",
         disable_tqdm=os.environ.get("LEXQA_NO_PROGRESS") == "1",
     )
@@ -172,6 +162,20 @@ def _step_counter():
             self.seconds += time.perf_counter() - self._started
 
     return StepCounter()
+
+
+def _quiet_metric_logs(trainer) -> None:
+    """Keep the progress bar but not the trainer's printed dict of ~80 metrics per evaluation: the stage
+    summary and ``train_summary.json`` report what matters."""
+    from transformers.trainer_callback import PrinterCallback, ProgressCallback
+
+    class QuietProgress(ProgressCallback):
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            pass
+
+    trainer.remove_callback(PrinterCallback)
+    if trainer.pop_callback(ProgressCallback) is not None:
+        trainer.add_callback(QuietProgress)
 
 
 def _save_model(model, target: Path, base, tuned, dataset_card: Path) -> None:
@@ -230,7 +234,7 @@ def run(params: Params, root: str | Path = ".") -> dict[str, Any]:
     guide = SentenceTransformer(base_path, prompts=prompts) if t.loss == "gist" else None
     loss = build_loss(t, model, guide)
     dims = list(t.matryoshka_dims)
-    evaluator = _evaluator(beir, dims, t.batch_size)
+    evaluator = MatryoshkaRetrievalEvaluator(beir, dims, t.batch_size)
 
     files = [root / DATASET / "train.json", eval_path, *((root / DATASET / "beir").rglob("*"))]
     config = {
@@ -250,6 +254,7 @@ def run(params: Params, root: str | Path = ".") -> dict[str, Any]:
         evaluator=evaluator,
         callbacks=[counter],
     )
+    _quiet_metric_logs(trainer)
     resume_from = last_checkpoint(output_dir) if t.resume else None
     if resume_from is not None:
         log.info("resuming from %s", resume_from)
@@ -258,7 +263,7 @@ def run(params: Params, root: str | Path = ".") -> dict[str, Any]:
         return {}
 
     best = trainer.state.best_model_checkpoint
-    base = _by_dim(_logged_eval(trainer, 0), dims, prefix="eval_")
+    base = _by_dim(_logged_eval(trainer, 0), dims, prefix=f"eval_{EVAL_NAME}_")
     tuned = _best_metrics(trainer, evaluator, best)
     _save_model(model, root / MODEL_DIR, base, tuned, root / DATASET / "README.md")
     write_table(frame(rejects, REJECTS), root / REJECTS_PATH, REJECTS)
