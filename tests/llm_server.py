@@ -226,6 +226,9 @@ class LLMServer:
 def _handler_for(server: LLMServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        # Headers and body go out in two writes: with Nagle's algorithm the body waits for the client's
+        # delayed ACK of the headers (~40 ms on Linux), which would dwarf the latency under test.
+        disable_nagle_algorithm = True
 
         def log_message(self, format: str, *args: Any) -> None:  # quiet
             pass

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 METRICS = ("metrics/generate.json", "metrics/eval.json")
@@ -62,3 +63,10 @@ def test_exp_run_then_metrics_diff_shows_the_change(german_pipeline, tmp_path):
 
     shown = project.dvc("exp", "show", "--no-pager", "--csv").stdout
     assert "generate.questions_per_chunk" in shown.splitlines()[0]
+
+    # `dvc plots show` (the README's recipe) renders base vs fine-tuned nDCG@10 for every dimension.
+    plots = json.loads(project.dvc("plots", "show", "--json").stdout)["data"]["ndcg_by_dim"]
+    rows = plots[0]["content"]["data"]["values"]
+    assert {row["field"] for row in rows} >= {"base", "finetuned", "bm25"}
+    params = yaml.safe_load((project.root / "params.yaml").read_text(encoding="utf-8"))
+    assert {int(row["dim"]) for row in rows} == set(params["train"]["matryoshka_dims"])
