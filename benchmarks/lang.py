@@ -78,7 +78,9 @@ def main() -> None:
         acc_li, rate_li = measure("lingua", lambda t: lingua.detect(t)[0], texts, rounds=20)
         print(f"{label} (n={len(texts)})")
         print(f"  langdetect  accuracy {acc_ld:6.1%}  {rate_ld:10,.0f} texts/s")
-        print(f"  lingua      accuracy {acc_li:6.1%}  {rate_li:10,.0f} texts/s   speed ratio {rate_li / rate_ld:5.1f}x")
+        print(
+            f"  lingua      accuracy {acc_li:6.1%}  {rate_li:10,.0f} texts/s   speed ratio {rate_li / rate_ld:5.1f}x"
+        )
 
 
 if __name__ == "__main__":

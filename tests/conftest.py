@@ -29,7 +29,9 @@ for _key, _value in {
 def shared_data() -> Path:
     """The real legal samples beside the project; tests using it skip when the folder is absent."""
     if not SHARED_DATA.is_dir():
-        pytest.skip(f"real samples not available: {SHARED_DATA} is absent (only in the developers' workspace)")
+        pytest.skip(
+            f"real samples not available: {SHARED_DATA} is absent (only in the developers' workspace)"
+        )
     return SHARED_DATA
 
 

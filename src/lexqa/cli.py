@@ -1,7 +1,7 @@
 """The ``lexqa`` command: user tools around the pipeline.
 
-    lexqa inspect data/processed/chunks.parquet --n 3 --where "lang = 'ru'"
-    lexqa new-domain de_bgb --lang de --kind markdown --path data/raw/de_bgb
+lexqa inspect data/processed/chunks.parquet --n 3 --where "lang = 'ru'"
+lexqa new-domain de_bgb --lang de --kind markdown --path data/raw/de_bgb
 """
 
 from __future__ import annotations
@@ -42,7 +42,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lexqa", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("inspect", help="print rows, schema and text-length statistics of a parquet/JSONL table")
+    p = sub.add_parser(
+        "inspect", help="print rows, schema and text-length statistics of a parquet/JSONL table"
+    )
     p.add_argument("path", help="a .parquet or .jsonl file, e.g. data/processed/chunks.parquet")
     p.add_argument("--n", type=int, default=5, help="rows to print (default 5)")
     p.add_argument("--columns", help="comma-separated columns to show")

@@ -40,7 +40,9 @@ class SourceBase(Section):
     path: Path = Field(description="file, directory or archive to read, relative to the project root")
     lang: Literal[LANGUAGES] = Field(description="the language documents must be in")  # type: ignore[valid-type]
     domain: str = Field(min_length=1, description="label carried to every row, e.g. fr_codes or ru_rulings")
-    glob: str | None = Field(default=None, description="file pattern inside a directory; the kind's default if unset")
+    glob: str | None = Field(
+        default=None, description="file pattern inside a directory; the kind's default if unset"
+    )
 
 
 class LegiXmlSource(SourceBase):
@@ -123,7 +125,9 @@ class ModelParams(Section):
     )
     query_prompt: str = Field(default="", description="prefix for questions, e.g. 'query: ' for e5 models")
     passage_prompt: str = Field(default="", description="prefix for passages, e.g. 'passage: ' for e5 models")
-    max_seq_length: int | None = Field(default=None, gt=8, description="override the model's max sequence length")
+    max_seq_length: int | None = Field(
+        default=None, gt=8, description="override the model's max sequence length"
+    )
 
 
 class IngestParams(Section):
@@ -135,7 +139,9 @@ class IngestParams(Section):
 
 
 class ChunkParams(Section):
-    max_tokens: int = Field(default=256, ge=16, description="capped by the model's max length minus the prompt")
+    max_tokens: int = Field(
+        default=256, ge=16, description="capped by the model's max length minus the prompt"
+    )
     overlap_tokens: int = Field(default=32, ge=0, description="tokens repeated between split pieces")
     min_tokens: int = Field(default=24, ge=1, description="smaller fragments are merged with a neighbour")
 

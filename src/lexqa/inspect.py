@@ -87,7 +87,9 @@ def render_row(row: dict[str, object], width: int = 100, max_chars: int = 600) -
     return "\n".join(lines)
 
 
-def render(path: str | Path, n: int = 5, columns: Sequence[str] | None = None, where: str | None = None) -> str:
+def render(
+    path: str | Path, n: int = 5, columns: Sequence[str] | None = None, where: str | None = None
+) -> str:
     """The full inspect report as a string."""
     df = load(path, columns, where)
     out = [f"{path}: {df.height:,} rows" + (f" matching {where!r}" if where else "")]

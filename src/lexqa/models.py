@@ -54,6 +54,8 @@ def chunk_token_budget(model: ModelParams, max_tokens: int) -> int:
     """Tokens a chunk may hold: ``max_tokens`` capped by the model's length minus the passage prompt and the
     special tokens ([CLS]/[SEP] or <s>/</s>) the tokenizer adds."""
     tok = load_tokenizer(model.name_or_path)
-    prompt = len(tok(model.passage_prompt, add_special_tokens=False)["input_ids"]) if model.passage_prompt else 0
+    prompt = (
+        len(tok(model.passage_prompt, add_special_tokens=False)["input_ids"]) if model.passage_prompt else 0
+    )
     special = tok.num_special_tokens_to_add(pair=False)
     return min(max_tokens, model_max_length(model) - prompt - special)

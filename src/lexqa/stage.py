@@ -1,11 +1,11 @@
 """Shared wiring for the thin scripts in ``stages/``: offline environment, logging, params, clean errors.
 
-    # stages/chunk.py
-    from lexqa import chunk
-    from lexqa.stage import run_stage
+# stages/chunk.py
+from lexqa import chunk
+from lexqa.stage import run_stage
 
-    if __name__ == "__main__":
-        run_stage(chunk.run)
+if __name__ == "__main__":
+    run_stage(chunk.run)
 """
 
 from __future__ import annotations

@@ -33,14 +33,20 @@ log = logging.getLogger("lexqa")
 
 def progress(items: Iterable[T], desc: str, total: int | None = None, unit: str = "it") -> Iterator[T]:
     """A tqdm bar on stderr, quiet when LEXQA_NO_PROGRESS=1 (tests) or stderr is not a terminal and CI is set."""
-    disable = os.environ.get("LEXQA_NO_PROGRESS") == "1" or (bool(os.environ.get("CI")) and not sys.stderr.isatty())
-    return iter(tqdm(items, desc=desc, total=total, unit=unit, disable=disable, dynamic_ncols=True, smoothing=0.1))
+    disable = os.environ.get("LEXQA_NO_PROGRESS") == "1" or (
+        bool(os.environ.get("CI")) and not sys.stderr.isatty()
+    )
+    return iter(
+        tqdm(items, desc=desc, total=total, unit=unit, disable=disable, dynamic_ncols=True, smoothing=0.1)
+    )
 
 
 def setup_logging() -> None:
     """Warnings and info to stderr in a compact format; called by stage scripts."""
     if not logging.getLogger().handlers:
-        logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+        logging.basicConfig(
+            level=logging.INFO, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr
+        )
 
 
 @dataclass
@@ -74,14 +80,19 @@ class StageSummary:
 
     def render(self) -> str:
         d = self.as_dict()
-        lines = [f"== {self.stage} ==", f"  rows in      {d['rows_in']:>10,}", f"  rows out     {d['rows_out']:>10,}"]
+        lines = [
+            f"== {self.stage} ==",
+            f"  rows in      {d['rows_in']:>10,}",
+            f"  rows out     {d['rows_out']:>10,}",
+        ]
         lines.append(f"  rejected     {d['rejected']:>10,}")
         for reason, n in d["rejects_by_reason"].items():
             lines.append(f"    {reason:<24} {n:>8,}")
         for key, value in self.extra.items():
             if isinstance(value, dict):
                 lines.append(f"  {key}:")
-                lines.extend(f"    {k:<24} {v:>8,}" if isinstance(v, int) else f"    {k:<24} {v}" for k, v in value.items())
+                for k, v in value.items():
+                    lines.append(f"    {k:<24} {v:>8,}" if isinstance(v, int) else f"    {k:<24} {v}")
             elif isinstance(value, float):
                 lines.append(f"  {key:<12} {value:>10,.3f}")
             elif isinstance(value, int):

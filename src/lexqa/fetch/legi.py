@@ -188,10 +188,9 @@ def fetch(params: Params, summary: StageSummary) -> list[Download]:
         for name in archive_names(client, p):
             url = urljoin(p.base_url, name)
             dest = p.download_dir / PurePosixPath(urlsplit(url).path).name
-            if dest.exists() and name not in p.checksums:
-                checksum = None  # downloaded, and verified when it could be, by an earlier run
-            else:
-                checksum = known_checksum(client, p, name, url)
+            # A file already downloaded was verified, when it could be, by an earlier run.
+            verified_before = dest.exists() and name not in p.checksums
+            checksum = None if verified_before else known_checksum(client, p, name, url)
             if checksum is None and not dest.exists():
                 log.warning(
                     "%s: no checksum known (fetch.legi.checksums, sidecar file): size check only", name

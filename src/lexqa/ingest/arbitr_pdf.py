@@ -37,7 +37,7 @@ from pypdf import PdfReader
 
 from lexqa.config import ArbitrPdfSource
 from lexqa.ingest.records import Doc, Reject, iter_files
-from lexqa.ingest.rulings import clean_pages, parse_header, ruling_title
+from lexqa.ingest.rulings import clean_pages, ruling_doc
 
 __all__ = ["read", "read_pdf"]
 
@@ -86,14 +86,4 @@ def read_pdf(path: Path) -> Doc | Reject:
     internal = next(filter(None, map(_INTERNAL_NUMBER.match, pages[0].splitlines()[:5])), None)
     if internal:
         meta["internal_number"] = internal.group(1)
-    text = clean_pages(pages)
-    header = parse_header(text.split("\n\n"))
-    return Doc(
-        native_id=header.native_id(path.stem),
-        text=text,
-        origin=origin,
-        title=ruling_title(header.court, header.act_title),
-        number=header.number,
-        date=header.date,
-        meta={**meta, **header.meta()},
-    )
+    return ruling_doc(clean_pages(pages), path.stem, origin, meta)

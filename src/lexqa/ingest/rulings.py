@@ -62,6 +62,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
+from lexqa.ingest.records import Doc
+
 __all__ = [
     "RulingHeader",
     "case_numbers",
@@ -457,6 +459,21 @@ def ruling_title(court: str | None, act_title: str | None) -> str:
     'Верховный Суд Республики Коми: Апелляционное определение'
     """
     return ": ".join(p for p in (court, act_title.capitalize() if act_title else None) if p)
+
+
+def ruling_doc(text: str, stem: str, origin: str, meta: dict[str, object]) -> Doc:
+    """The document of a ruling whose cleaned ``text`` opens with its header (PDF text layers, text files):
+    id, title, case number and date come from the header, ``stem`` (the file name) is the id of last resort."""
+    header = parse_header(text.split("\n\n"))
+    return Doc(
+        native_id=header.native_id(stem),
+        text=text,
+        origin=origin,
+        title=ruling_title(header.court, header.act_title),
+        number=header.number,
+        date=header.date,
+        meta={**meta, **header.meta()},
+    )
 
 
 def ruling_id(key: str | None, qualifier: str | None, fallback: str) -> str:

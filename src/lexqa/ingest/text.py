@@ -29,7 +29,7 @@ from pathlib import Path
 from lexqa.config import TextSource
 from lexqa.ingest.encoding import EncodingError, decode
 from lexqa.ingest.records import Doc, Reject, iter_files
-from lexqa.ingest.rulings import clean_text, normalize_space, parse_header, ruling_title
+from lexqa.ingest.rulings import clean_text, normalize_space, ruling_doc
 
 __all__ = ["read", "read_text_file"]
 
@@ -56,14 +56,4 @@ def read_text_file(path: Path, rulings: bool = True) -> Doc | Reject:
         return Doc(
             native_id=path.stem, text=clean_text(body), origin=origin, title=normalize_space(title), meta=meta
         )
-    text = clean_text(decoded.text)
-    header = parse_header(text.split("\n\n"))
-    return Doc(
-        native_id=header.native_id(path.stem),
-        text=text,
-        origin=origin,
-        title=ruling_title(header.court, header.act_title),
-        number=header.number,
-        date=header.date,
-        meta={**meta, **header.meta()},
-    )
+    return ruling_doc(clean_text(decoded.text), path.stem, origin, meta)
