@@ -8,8 +8,10 @@ import subprocess
 import time
 from pathlib import Path
 
+import polars as pl
 import pytest
 import yaml
+from llm_server import LLMServer
 
 ROOT = Path(__file__).resolve().parents[1]
 METRICS = ("metrics/generate.json", "metrics/eval.json")
@@ -26,7 +28,7 @@ def test_metrics_files_are_committed_not_git_ignored():
 
 @pytest.mark.slow
 @pytest.mark.xdist_group("pipeline")
-def test_exp_run_then_metrics_diff_shows_the_change(german_pipeline, tmp_path):
+def test_exp_run_then_metrics_diff_shows_the_change(german_pipeline, tmp_path, monkeypatch):
     project = german_pipeline.copy(tmp_path / "project")
     project.commit("baseline: questions_per_chunk 1")
     baseline = json.loads((project.root / "metrics/generate.json").read_text(encoding="utf-8"))
@@ -70,3 +72,27 @@ def test_exp_run_then_metrics_diff_shows_the_change(german_pipeline, tmp_path):
     assert {row["field"] for row in rows} >= {"base", "finetuned", "bm25"}
     params = yaml.safe_load((project.root / "params.yaml").read_text(encoding="utf-8"))
     assert {int(row["dim"]) for row in rows} == set(params["train"]["matryoshka_dims"])
+
+    # The README's real-LLM recipe, word for word but for the server (the loopback OpenAI-compatible one), up to
+    # the generate stage: the server's canned questions are alike, so curate would (rightly) dedupe them away.
+    key = "sk-readme-recipe-test"
+    monkeypatch.setenv("OPENAI_API_KEY", key)
+    with LLMServer(api_key=key) as server:
+        ran = project.dvc(
+            "exp",
+            "run",
+            "-S",
+            "generate.backend=openai",
+            "-S",
+            "generate.model=gpt-4o-mini",
+            "-S",
+            "generate.limit=20",
+            "-S",
+            f"generate.base_url={server.url}",
+            "generate",
+        ).stdout
+    assert "Running stage 'generate'" in ran
+    n_chunks = len(pl.read_parquet(project.root / "data/processed/chunks.parquet"))
+    assert server.chat_requests == min(20, n_chunks)
+    questions = pl.read_parquet(project.root / "data/processed/questions.parquet")
+    assert set(questions["backend"]) == {"openai"} and (questions["status"] == "ok").all()

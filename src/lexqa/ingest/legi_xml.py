@@ -71,11 +71,17 @@ _local = threading.local()
 
 def _parser() -> etree.XMLParser:
     """This thread's XML parser, safe for untrusted input: no entity resolution, no DTD, no network access,
-    libxml2's size and depth limits (``huge_tree=False``) and its entity-amplification guard."""
+    libxml2's size and depth limits (``huge_tree=False``) and its entity-amplification guard. No table of
+    ``xml:id`` values is built (``collect_ids=False``): nothing looks elements up by id."""
     parser = getattr(_local, "parser", None)
     if parser is None:
         parser = _local.parser = etree.XMLParser(
-            resolve_entities=False, no_network=True, load_dtd=False, dtd_validation=False, huge_tree=False
+            resolve_entities=False,
+            no_network=True,
+            load_dtd=False,
+            dtd_validation=False,
+            huge_tree=False,
+            collect_ids=False,
         )
     return parser
 
@@ -216,6 +222,20 @@ def _open_decompressed(path: Path) -> IO[bytes]:
     return path.open("rb")
 
 
+def _member_bytes(tar: tarfile.TarFile, member: tarfile.TarInfo) -> bytes:
+    """A regular member's bytes, read straight from the tar stream: ``extractfile`` would build two file
+    objects per member. A sparse member (never in LEGI dumps) goes through ``extractfile``, which maps its holes.
+    """
+    if member.issparse():
+        return tar.extractfile(member).read()  # type: ignore[union-attr]
+    stream = tar.fileobj  # a forward-only stream ("r|"): seeking ahead reads and drops the bytes skipped
+    stream.seek(member.offset_data)  # type: ignore[union-attr]
+    data = stream.read(member.size)  # type: ignore[union-attr]
+    if len(data) != member.size:
+        raise tarfile.ReadError("unexpected end of data")  # as extractfile's reader says it
+    return data
+
+
 _DAMAGE = (tarfile.TarError, EOFError, OSError, zlib.error, lzma.LZMAError)
 
 
@@ -242,8 +262,7 @@ def _read_archive(source: LegiXmlSource, as_of: str | None, codes: frozenset[str
                 elif code := _unselected(name, codes):
                     yield Reject(origin, "code_not_selected", f"in the folder of {code}", warn=False)
                 else:
-                    data = tar.extractfile(member).read()  # type: ignore[union-attr]
-                    yield parse_article(data, origin, as_of, codes)
+                    yield parse_article(_member_bytes(tar, member), origin, as_of, codes)
             # A complete tar ends with a zero block; a plain .tar cut on a member boundary just stops.
             if tar.fileobj.tell() - tar.offset < tarfile.BLOCKSIZE:  # type: ignore[union-attr]
                 raise EOFError("the archive ends without its end-of-archive block")
