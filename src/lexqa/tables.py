@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -185,6 +185,30 @@ def write_jsonl(rows: Iterable[Mapping[str, Any]], path: str | Path) -> Path:
         for row in rows:
             fh.write(json.dumps(row, ensure_ascii=False) + "\n")
     return Path(path)
+
+
+def read_json_objects(
+    path: str | Path, reject: Callable[[str, str, str], None]
+) -> Iterator[tuple[str, dict[str, Any]]]:
+    """``(origin, object)`` for each JSON-object line of a JSON-lines file, ``origin`` being ``path:line``.
+
+    Blank lines are skipped; a line that is not JSON, or not an object, goes to ``reject(origin, "malformed_json",
+    detail)`` and reading goes on.
+    """
+    with Path(path).open(encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            origin = f"{path}:{lineno}"
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                reject(origin, "malformed_json", str(exc))
+                continue
+            if isinstance(row, dict):
+                yield origin, row
+            else:
+                reject(origin, "malformed_json", "a line must be a JSON object")
 
 
 def read_table(path: str | Path, schema: Schema | None = None) -> pl.DataFrame:

@@ -15,11 +15,12 @@ Malformed lines never stop the evaluation: they become rejects rows (``tables.RE
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from lexqa.tables import read_json_objects
 
 log = logging.getLogger("lexqa.evaluate")
 
@@ -60,26 +61,16 @@ def _read_jsonl(path: Path, name: str, rejects: list[dict[str, Any]], with_title
     if not path.exists():
         raise FileNotFoundError(f"{path} not found: a BEIR folder needs corpus.jsonl, queries.jsonl, {QRELS}")
     out: dict[str, str] = {}
-    with path.open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            origin = f"{path}:{lineno}"
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                _reject(rejects, name, origin, "malformed_json", str(exc))
-                continue
-            valid = isinstance(row, dict) and row.get("_id") not in (None, "")
-            if not valid or not isinstance(row.get("text"), str):
-                _reject(rejects, name, origin, "missing_field", "a line needs '_id' and a string 'text'")
-                continue
-            key = str(row["_id"])
-            if key in out:
-                _reject(rejects, name, origin, "duplicate_id", f"id {key!r} already seen; first kept")
-                continue
-            title = row.get("title") if with_title else None
-            out[key] = f"{title} {row['text']}" if isinstance(title, str) and title.strip() else row["text"]
+    for origin, row in read_json_objects(path, lambda *reason: _reject(rejects, name, *reason)):
+        if row.get("_id") in (None, "") or not isinstance(row.get("text"), str):
+            _reject(rejects, name, origin, "missing_field", "a line needs '_id' and a string 'text'")
+            continue
+        key = str(row["_id"])
+        if key in out:
+            _reject(rejects, name, origin, "duplicate_id", f"id {key!r} already seen; first kept")
+            continue
+        title = row.get("title") if with_title else None
+        out[key] = f"{title} {row['text']}" if isinstance(title, str) and title.strip() else row["text"]
     return out
 
 

@@ -12,11 +12,12 @@ anchor or positive) becomes a rejects row, never a crash::
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from pathlib import Path
 from typing import Any
+
+from lexqa.tables import read_json_objects
 
 log = logging.getLogger("lexqa.train")
 
@@ -48,27 +49,15 @@ def read_pairs(path: str | Path, rejects: list[dict[str, Any]]) -> list[dict[str
     if not path.exists():
         raise FileNotFoundError(f"{path} not found: run the split stage first (dvc repro)")
     rows: list[dict[str, str]] = []
-    with path.open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            origin = f"{path}:{lineno}"
-            try:
-                raw = json.loads(line)
-            except json.JSONDecodeError as exc:
-                _reject(rejects, origin, "malformed_json", str(exc))
-                continue
-            if not isinstance(raw, dict):
-                _reject(rejects, origin, "malformed_json", "a line must be a JSON object")
-                continue
-            anchor, positive = _text(raw.get("anchor")), _text(raw.get("positive"))
-            if anchor is None or positive is None:
-                missing = "anchor" if anchor is None else "positive"
-                _reject(rejects, origin, f"missing_{missing}", f"no non-empty string '{missing}'")
-                continue
-            row = {"anchor": anchor, "positive": positive}
-            negatives = {k: v for k, v in raw.items() if NEGATIVE.fullmatch(k) and _text(v) is not None}
-            rows.append(row | dict(sorted(negatives.items(), key=lambda kv: _negative_order(kv[0]))))
+    for origin, raw in read_json_objects(path, lambda *reason: _reject(rejects, *reason)):
+        anchor, positive = _text(raw.get("anchor")), _text(raw.get("positive"))
+        if anchor is None or positive is None:
+            missing = "anchor" if anchor is None else "positive"
+            _reject(rejects, origin, f"missing_{missing}", f"no non-empty string '{missing}'")
+            continue
+        row = {"anchor": anchor, "positive": positive}
+        negatives = {k: v for k, v in raw.items() if NEGATIVE.fullmatch(k) and _text(v) is not None}
+        rows.append(row | dict(sorted(negatives.items(), key=lambda kv: _negative_order(kv[0]))))
     columns = [set(r) for r in rows]
     common = set.intersection(*columns) if columns else set()
     dropped = sorted(set.union(*columns) - common) if columns else []
