@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from lexqa.config import Params, ParamsError, load_params
+from lexqa.errors import InputError
 from lexqa.summary import setup_logging
 
 OFFLINE_ENV = {
@@ -36,12 +37,13 @@ def set_offline_env() -> None:
 
 
 def run_stage(fn: Callable[[Params], Any], params_path: str = "params.yaml") -> None:
-    """Load and validate params, run ``fn(params)``; a bad parameter or missing input exits 2 with its message."""
+    """Load and validate params, run ``fn(params)``; a bad parameter, a missing or unusable input exits 2 with
+    its message."""
     set_offline_env()
     setup_logging()
     try:
         params = load_params(params_path)
         fn(params)
-    except (ParamsError, FileNotFoundError) as exc:
+    except (ParamsError, InputError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(2)

@@ -22,6 +22,8 @@ import numpy as np
 from scipy.sparse import coo_array
 from scipy.sparse.csgraph import connected_components
 
+from lexqa.errors import InputError
+
 _DASHES = re.compile(r"\s*[-‐‑‒–—―]\s*")
 
 
@@ -71,7 +73,7 @@ def assign(sizes: dict[str, int], strata: dict[str, str], eval_fraction: float, 
     ['eval', 'train', 'train', 'train', 'train']
     """
     if len(sizes) < 2:
-        raise ValueError(
+        raise InputError(
             f"cannot split {len(sizes)} group(s) into train and eval: add documents, or use a finer "
             "split.group_by (document)"
         )

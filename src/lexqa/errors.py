@@ -1,0 +1,8 @@
+"""Errors a stage reports to the user as one clear line (exit status 2) rather than a traceback.
+
+>>> raise InputError("cannot split 1 group(s) into train and eval: add documents")  # doctest: +SKIP
+"""
+
+
+class InputError(ValueError):
+    """The stage's input cannot give a result (too little data left, say); the message says what to change."""
