@@ -2,25 +2,11 @@
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 import pytest
+from jaccard import true_jaccard
 
 from lexqa import dedup
-
-WORD = re.compile(r"[^\W_]+")
-
-
-def true_jaccard(a: str, b: str, n: int = 5) -> float:
-    """Word n-gram Jaccard computed independently of lexqa.dedup (Python sets)."""
-
-    def grams(text: str) -> set[tuple[str, ...]]:
-        w = WORD.findall(text.casefold())
-        return {tuple(w[i : i + n]) for i in range(max(len(w) - n + 1, 1))}
-
-    x, y = grams(a), grams(b)
-    return len(x & y) / len(x | y)
 
 
 def corpus(n_docs: int, n_copies: int, seed: int = 0) -> tuple[list[str], list[int]]:

@@ -4,19 +4,18 @@ brute force), groups by section and case, the evaluation corpus and qrels, the f
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 import numpy as np
 import polars as pl
 import pytest
+from jaccard import true_jaccard
 from test_curate import make_params as curate_params
 
 from lexqa.config import Params, parse_params
 from lexqa.split import run, split
 from lexqa.tables import CHUNKS, CURATE_REJECTS, DOCUMENTS, PAIRS, SPLIT, frame, read_table, write_table
 
-WORD = re.compile(r"[^\W_]+")
 VOCAB = [f"terme{i}" for i in range(4000)]
 
 
@@ -89,15 +88,6 @@ def pair_row(
 
 def sides(dataset) -> dict[str, str]:
     return dict(dataset.assignments.select("pair_id", "side").iter_rows())
-
-
-def true_jaccard(a: str, b: str, n: int = 5) -> float:
-    def grams(text: str) -> set[tuple[str, ...]]:
-        w = WORD.findall(text.casefold())
-        return {tuple(w[i : i + n]) for i in range(max(len(w) - n + 1, 1))}
-
-    x, y = grams(a), grams(b)
-    return len(x & y) / len(x | y)
 
 
 def test_split_keeps_documents_whole_and_is_seeded():
