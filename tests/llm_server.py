@@ -29,6 +29,7 @@ import email.parser
 import email.policy
 import itertools
 import json
+import re
 import socket
 import struct
 import threading
@@ -56,17 +57,26 @@ def _prompt_text(body: dict[str, Any]) -> str:
 
 
 def default_answer(body: dict[str, Any]) -> list[dict[str, str]]:
-    """Questions for a request: as many as the JSON schema's ``minItems``, styles from its enum in turn."""
+    """Questions for a request: as many as the JSON schema's ``minItems``, styles from its enum in turn.
+
+    Each question is made of words of the excerpt (between ``<<<`` and ``>>>`` in the prompt), every third one
+    from a different start, so questions are in the chunk's language, differ from chunk to chunk and from each
+    other, point at their chunk, and copy no run of it: they pass curate's filters as an LLM's would.
+    """
     fmt = body.get("response_format") or {}
     schema = (fmt.get("json_schema") or {}).get("schema") or {}
     items = schema.get("properties", {}).get("questions", {})
     n = int(items.get("minItems", 3))
     styles = items.get("items", {}).get("properties", {}).get("style", {}).get("enum") or ["query"]
-    words = [w.strip(".,;:«»()") for w in _prompt_text(body).split()[-40:] if len(w) > 3]
-    topic = " ".join(words[:4]) or "la règle"
-    return [
-        {"style": styles[k % len(styles)], "question": f"Question {k + 1} sur {topic} ?"} for k in range(n)
-    ]
+    prompt = _prompt_text(body)
+    excerpt = prompt.rpartition("<<<")[2].partition(">>>")[0] or prompt
+    words = list(dict.fromkeys(w for w in re.findall(r"\w{4,}", excerpt) if not w.isdigit()))
+    questions = []
+    for k in range(n):
+        picked = words[k::3][:6] or [f"règle{k}"]
+        text = " ".join(picked)
+        questions.append({"style": styles[k % len(styles)], "question": f"{text[:1].upper()}{text[1:]} ?"})
+    return questions
 
 
 class LLMServer:

@@ -73,26 +73,29 @@ def test_exp_run_then_metrics_diff_shows_the_change(german_pipeline, tmp_path, m
     params = yaml.safe_load((project.root / "params.yaml").read_text(encoding="utf-8"))
     assert {int(row["dim"]) for row in rows} == set(params["train"]["matryoshka_dims"])
 
-    # The README's real-LLM recipe, word for word but for the server (the loopback OpenAI-compatible one), up to
-    # the generate stage: the server's canned questions are alike, so curate would (rightly) dedupe them away.
+    # The README's real-LLM recipe, word for word but for the server (the loopback OpenAI-compatible one, whose
+    # canned questions are made of each chunk's own words), through every stage to the evaluation.
     key = "sk-readme-recipe-test"
     monkeypatch.setenv("OPENAI_API_KEY", key)
+    recipe = readme_llm_recipe()
     with LLMServer(api_key=key) as server:
-        ran = project.dvc(
-            "exp",
-            "run",
-            "-S",
-            "generate.backend=openai",
-            "-S",
-            "generate.model=gpt-4o-mini",
-            "-S",
-            "generate.limit=20",
-            "-S",
-            f"generate.base_url={server.url}",
-            "generate",
-        ).stdout
-    assert "Running stage 'generate'" in ran
+        ran = project.dvc(*recipe[1:], "-S", f"generate.base_url={server.url}").stdout
+    for stage in ("generate", "curate", "split", "train", "evaluate"):
+        assert f"Running stage '{stage}'" in ran, stage
     n_chunks = len(pl.read_parquet(project.root / "data/processed/chunks.parquet"))
     assert server.chat_requests == min(20, n_chunks)
     questions = pl.read_parquet(project.root / "data/processed/questions.parquet")
     assert set(questions["backend"]) == {"openai"} and (questions["status"] == "ok").all()
+    pairs = pl.read_parquet(project.root / "data/processed/pairs.parquet")
+    assert pairs.height > 0 and set(pairs["backend"]) == {"openai"}
+    evaluation = json.loads((project.root / "metrics/eval.json").read_text(encoding="utf-8"))
+    assert evaluation["eval"]["finetuned"], "no fine-tuned scores after the LLM recipe"
+
+
+def readme_llm_recipe() -> list[str]:
+    """The `dvc exp run -S generate.backend=openai ...` line of README.md, as words (comment dropped)."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    line = next(
+        row for row in readme.splitlines() if row.startswith("dvc exp run -S generate.backend=openai")
+    )
+    return line.split("#")[0].split()
