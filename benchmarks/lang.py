@@ -4,12 +4,14 @@ Why lexqa uses lingua: the ``curate`` stage checks the language of every generat
 questions are where langdetect goes wrong (it answers mk or bg). Run::
 
     .venv/bin/python benchmarks/lang.py
+    .venv/bin/python benchmarks/lang.py --quick    # smoke run for CI: 2 rounds, the figures mean nothing
 
 It prints accuracy and texts/s for both detectors on the same texts, and the speed ratio.
 """
 
 from __future__ import annotations
 
+import argparse
 import time
 
 from langdetect import DetectorFactory
@@ -70,12 +72,24 @@ def measure(name: str, detect, texts: list[tuple[str, str]], rounds: int) -> tup
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rounds", type=int, default=20, help="timed passes over the texts")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="smoke run for CI: 2 rounds, in seconds; the figures mean nothing",
+    )
+    args = parser.parse_args()
+    if args.quick:
+        print("quick smoke run (--quick): tiny sizes, the figures below mean nothing")
+        parser.set_defaults(rounds=2)
+        args = parser.parse_args()
     DetectorFactory.seed = 0
     lingua = LanguageDetector(["fr", "ru", "en"])
     for label, corpus in (("short questions", QUESTIONS), ("passages", PASSAGES)):
         texts = [(lang, t) for lang, items in corpus.items() for t in items]
-        acc_ld, rate_ld = measure("langdetect", langdetect_detect, texts, rounds=20)
-        acc_li, rate_li = measure("lingua", lambda t: lingua.detect(t)[0], texts, rounds=20)
+        acc_ld, rate_ld = measure("langdetect", langdetect_detect, texts, args.rounds)
+        acc_li, rate_li = measure("lingua", lambda t: lingua.detect(t)[0], texts, args.rounds)
         print(f"{label} (n={len(texts)})")
         print(f"  langdetect  accuracy {acc_ld:6.1%}  {rate_ld:10,.0f} texts/s")
         print(

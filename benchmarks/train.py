@@ -4,6 +4,7 @@ Two set-ups::
 
     .venv/bin/python benchmarks/train.py                                      # demo model on CPU
     .venv/bin/python benchmarks/train.py --device cuda --model-size e5-base   # GPU, bf16, CachedMNRL
+    .venv/bin/python benchmarks/train.py --quick     # smoke run for CI: 2 tiny steps, figures meaningless
 
 - ``demo``: the packaged all-MiniLM-L6-v2 (6 layers, 384 dims), MultipleNegativesRankingLoss, fp32.
 - ``e5-base``: a randomly initialised BERT the size of (multilingual-)e5-base's encoder (12 layers, 768 dims,
@@ -77,7 +78,17 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=2, help="untimed first steps")
     parser.add_argument("--max-seq-length", type=int, default=256)
     parser.add_argument("--passage-words", type=int, default=150)
+    parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="smoke run for CI: batch 4, 1 warm-up + 2 timed steps, 64 tokens, 1 thread; figures meaningless",
+    )
     args = parser.parse_args()
+    if args.quick:
+        print("quick smoke run (--quick): tiny sizes, the figures below mean nothing")
+        parser.set_defaults(batch_size=4, steps=2, warmup=1, max_seq_length=64, passage_words=40, threads=1)
+        args = parser.parse_args()
 
     from lexqa.stage import set_offline_env
 
@@ -89,6 +100,8 @@ def main() -> None:
     from sentence_transformers.sentence_transformer import losses
     from transformers import TrainerCallback
 
+    if args.threads:
+        torch.set_num_threads(args.threads)  # on busy shared cores a second thread mostly waits
     cuda = args.device.startswith("cuda")
     batch = args.batch_size or (32 if args.model_size == "demo" else 256)
     steps = args.steps or (30 if cuda else 8)
