@@ -12,7 +12,8 @@ Reads ``data/processed/dataset/{train.json, eval.json, beir/, README.md}``; writ
 model and its card), ``data/processed/train_rejects.parquet`` and ``train_summary.json``. Checkpoints go to
 ``data/cache/train/<fingerprint>/``: a killed run started again with the same inputs resumes from the last
 complete one; they are deleted once the model is saved. The same code runs on several GPUs (DDP) under
-``torchrun --nproc_per_node N stages/train.py`` or ``accelerate launch stages/train.py``::
+``torchrun --nproc_per_node N stages/train.py`` or ``accelerate launch stages/train.py``, and without a CUDA
+GPU as several CPU processes (gloo); only the main process writes checkpoints and outputs::
 
     >>> from lexqa.config import load_params
     >>> from lexqa import train
@@ -104,6 +105,15 @@ def _cuda_features(params: Params) -> tuple[bool, bool]:
     return bf16, tf32
 
 
+def _cpu_ddp() -> bool:
+    """Several processes (torchrun / accelerate launch) and no CUDA GPU: DDP on the CPU with gloo.
+
+    Without ``use_cpu`` accelerate finds no device backend, starts a process group all the same and reports
+    no distribution: each process would train on the whole dataset with unsynchronised gradients.
+    """
+    return world_size() > 1 and not _cuda_available()
+
+
 def _training_args(params: Params, output_dir: Path, seed: int, columns: list[str]):
     from sentence_transformers import SentenceTransformerTrainingArguments
     from sentence_transformers.base.sampler import BatchSamplers
@@ -139,9 +149,28 @@ def _training_args(params: Params, output_dir: Path, seed: int, columns: list[st
         bf16=bf16,
         tf32=tf32 or None,
         dataloader_pin_memory=_cuda_available(),
+        dataloader_drop_last=world_size() > 1,  # what sentence-transformers sets under DDP, with a warning
+        use_cpu=_cpu_ddp(),
+        ddp_backend="gloo" if _cpu_ddp() else None,
         report_to="none",
         disable_tqdm=os.environ.get("LEXQA_NO_PROGRESS") == "1",
     )
+
+
+def _trainer_class():
+    """``SentenceTransformerTrainer`` whose checkpoints only the main process writes.
+
+    transformers 5 calls ``_save`` on every process and its own ``_save`` returns at once on the others;
+    sentence-transformers' override writes from every process: under DDP all of them wrote the same files.
+    """
+    from sentence_transformers import SentenceTransformerTrainer
+
+    class Trainer(SentenceTransformerTrainer):
+        def _save(self, output_dir: str | None = None, state_dict=None) -> None:
+            if self.args.should_save:
+                super()._save(output_dir, state_dict)
+
+    return Trainer
 
 
 def _step_counter():
@@ -195,11 +224,7 @@ def run(params: Params, root: str | Path = ".") -> dict[str, Any]:
     """Fine-tune, save ``models/lexqa`` with its card, write rejects and summary; returns the summary dict."""
     import transformers
     from datasets import Dataset
-    from sentence_transformers import (
-        SentenceTransformer,
-        SentenceTransformerModelCardData,
-        SentenceTransformerTrainer,
-    )
+    from sentence_transformers import SentenceTransformer, SentenceTransformerModelCardData
 
     root = Path(root)
     t = params.train
@@ -245,7 +270,7 @@ def run(params: Params, root: str | Path = ".") -> dict[str, Any]:
     }
     output_dir = run_dir(root / CACHE, config, sorted(p for p in files if p.is_file()))
     counter = _step_counter()
-    trainer = SentenceTransformerTrainer(
+    trainer = _trainer_class()(
         model=model,
         args=_training_args(params, output_dir, seed, list(train_rows[0])),
         train_dataset=Dataset.from_list(train_rows),
@@ -259,6 +284,9 @@ def run(params: Params, root: str | Path = ".") -> dict[str, Any]:
     if resume_from is not None:
         log.info("resuming from %s", resume_from)
     result = trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
+    # Under DDP every process has loaded the best checkpoint before the main one deletes the checkpoints;
+    # the others stop here: only the main process writes the model, card, rejects and summary.
+    trainer.accelerator.wait_for_everyone()
     if not trainer.is_world_process_zero():
         return {}
 
@@ -275,7 +303,8 @@ def run(params: Params, root: str | Path = ".") -> dict[str, Any]:
     summary.rows_in = summary.rows_out + len(rejects)
     bf16, tf32 = _cuda_features(params)
     best_metric = trainer.state.best_metric
-    samples = counter.steps * t.batch_size * world_size()  # training steps only: the throughput
+    processes = trainer.args.world_size  # the trainer's, not WORLD_SIZE: DDP really took place
+    samples = counter.steps * t.batch_size * processes  # training steps only: the throughput
     summary.extra.update(
         {
             "base_model": params.model.name_or_path,
@@ -294,7 +323,7 @@ def run(params: Params, root: str | Path = ".") -> dict[str, Any]:
             "train_loss": round(result.metrics.get("train_loss", float("nan")), 4),
             "device": str(model.device),
             "precision": ("bf16" if bf16 else "fp32") + (" + tf32" if tf32 else ""),
-            "world_size": world_size(),
+            "world_size": processes,
             "ndcg@10 base": {f"dim_{d}": round(m["ndcg@10"], 4) for d, m in base.items()},
             "ndcg@10 fine-tuned": {f"dim_{d}": round(m["ndcg@10"], 4) for d, m in tuned.items()},
         }

@@ -6,7 +6,7 @@
 - ``gist``: GISTEmbedLoss with the base model as guide: in-batch "negatives" the guide scores above the true
   positive are masked (false negatives, frequent when several questions share a chunk or chunks overlap).
 
-Under DDP (torchrun / accelerate launch) the negatives are gathered across GPUs::
+Under DDP (torchrun / accelerate launch) the negatives are gathered across processes, GPUs or CPU (gloo)::
 
     >>> loss = build_loss(params.train, model)                 # doctest: +SKIP
     >>> check_dims([384, 256], 384, "train.matryoshka_dims")   # fine
