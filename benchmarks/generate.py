@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import io
 import json
 import os
 import subprocess
@@ -125,7 +126,8 @@ def throughput(work: Path, n: int, latency: float, levels: list[int]) -> None:
             before = requests_seen(url)
             with peak_rss_growth() as mem:
                 start, cpu = time.perf_counter(), time.process_time()
-                generate.run(params, in_dir=work, out_dir=work, metrics_dir=work)
+                with contextlib.redirect_stdout(io.StringIO()):  # the stage's summary: not a figure here
+                    generate.run(params, in_dir=work, out_dir=work, metrics_dir=work)
                 elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
             sent = requests_seen(url) - before
             ideal = n * latency / concurrency
@@ -205,7 +207,8 @@ def cached_rerun(work: Path, n: int) -> None:
     print(f"\n2. fully cached re-run of {n:,} chunks (no server: any request would fail)")
     with peak_rss_growth() as mem:
         start, cpu = time.perf_counter(), time.process_time()
-        summary = generate.run(params, in_dir=work, out_dir=work, metrics_dir=work)
+        with contextlib.redirect_stdout(io.StringIO()):
+            summary = generate.run(params, in_dir=work, out_dir=work, metrics_dir=work)
         elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
     assert summary.extra["requests"]["sent"] == 0 and summary.rows_out == 3 * n
     print(
