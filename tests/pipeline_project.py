@@ -153,8 +153,8 @@ GERMAN_ARTICLES = {
 
 def german_corpus(folder: Path) -> Path:
     """A Markdown code in German, in the shape the ``markdown`` reader accepts (see lexqa.ingest.markdown):
-    sections as headings, one ``Article NUM`` heading per article (the reader knows that word, not
-    ``Artikel``)."""
+    sections as headings, one ``§ NUM`` heading per article (a word of the ``article_words`` that
+    ``lexqa new-domain`` writes for German)."""
     folder.mkdir(parents=True, exist_ok=True)
     lines = [
         "---",
@@ -169,7 +169,7 @@ def german_corpus(folder: Path) -> Path:
         if number in {"1", "6"}:
             part = "Allgemeine Vorschriften" if number == "1" else "Pflichten der Gärtner"
             lines += [f"## Abschnitt {1 if number == '1' else 2}: {part}", ""]
-        lines += [f"### Article {number}", "", text, ""]  # the reader's unit heading: 'Article NUM'
+        lines += [f"### § {number}", "", text, ""]  # a unit heading, with article_words [Artikel, §]
     path = folder / "gartengesetz.md"
     path.write_text("\n".join(lines), encoding="utf-8")
     return path

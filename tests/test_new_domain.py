@@ -52,8 +52,9 @@ def test_scaffold_adds_source_template_and_dep_and_keeps_every_line(project):
     result.apply()
     after = snapshot(project)
 
-    # Only additions: every line of params.yaml and dvc.yaml, comments included, is still there in order.
-    for name, added in (("params.yaml", 5 + 1), ("dvc.yaml", 1)):
+    # Only additions: every line of params.yaml and dvc.yaml, comments included, is still there in order
+    # (params.yaml: the source's 5 keys, article_words and its 2 words, the prompt).
+    for name, added in (("params.yaml", 5 + 3 + 1), ("dvc.yaml", 1)):
         old, new = before[name].splitlines(), after[name].splitlines()
         assert is_subsequence(old, new) and len(new) - len(old) == added, name
     assert sum(line.lstrip().startswith("#") for line in after["params.yaml"].splitlines()) == sum(
@@ -61,7 +62,12 @@ def test_scaffold_adds_source_template_and_dep_and_keeps_every_line(project):
     )
     params = load_params(project / "params.yaml")
     assert params.sources[-1] == MarkdownSource(
-        name="de_bgb", kind="markdown", path="data/raw/de_bgb", lang="de", domain="de_civil"
+        name="de_bgb",
+        kind="markdown",
+        path="data/raw/de_bgb",
+        lang="de",
+        domain="de_civil",
+        article_words=["Artikel", "§"],
     )
     assert params.generate.prompts["de_civil"] == Path("prompts/question_de_civil.md")
     assert list(params.generate.prompts)[-1] == "default"  # inserted before the fallback, which stays last
@@ -79,6 +85,7 @@ def test_scaffold_adds_source_template_and_dep_and_keeps_every_line(project):
     assert set(after) - set(before) == {"prompts/question_de_civil.md"}
     report = result.report()
     assert "added source 'de_bgb'" in report and "created prompts/question_de_civil.md" in report
+    assert "set its article_words to [Artikel, §]" in report
     assert "dvc repro" in report and "multilingual-e5" in report  # next steps: run it, and a German model
 
 
@@ -93,6 +100,38 @@ def test_same_language_template_is_the_starting_point(project):
     assert load_params(project / "params.yaml").generate.prompts["fr_juris"] == Path(
         "prompts/question_fr_juris.md"
     )
+
+
+@pytest.mark.parametrize(
+    ("lang", "options", "words"),
+    [
+        ("es", {}, ["Artículo"]),
+        ("ru", {}, ["Статья"]),
+        ("pl", {}, ["Artykuł", "Art."]),
+        ("fr", {}, ["Article"]),  # French and English: the reader's default, nothing written
+        ("en", {}, ["Article"]),
+        ("de", {"article_words": ["Paragraf"]}, ["Paragraf"]),  # --set wins over the language's words
+    ],
+)
+def test_markdown_article_words_follow_the_language(project, lang, options, words):
+    request = Request("new_md", "markdown", lang, "data/raw/de_bgb", options=options)
+    result = plan(request, project)
+    result.apply()
+    source = load_params(project / "params.yaml").sources[-1]
+    assert source.name == "new_md" and source.article_words == words
+    text = (project / "params.yaml").read_text(encoding="utf-8")
+    assert ("article_words:" in text.split("- name: new_md", 1)[1]) == (words != ["Article"])
+    assert ("set its article_words" in result.report()) == (lang in {"es", "ru", "pl"})
+    assert not plan(request, project).changed  # idempotent with the words written
+
+
+def test_article_words_only_for_markdown(project):
+    (project / "data/raw/de.jsonl").write_text('{"id": "1", "text": "Text."}\n', encoding="utf-8")
+    plan(Request("de_tab", "tabular", "de", "data/raw/de.jsonl"), project).apply()
+    text = (project / "params.yaml").read_text(encoding="utf-8")
+    assert "article_words" not in text.split("- name: de_tab", 1)[1]
+    with pytest.raises(NewDomainError, match=r"sources\[de_txt\]\.article_words: unknown key"):
+        plan(Request("de_txt", "text", "de", "data/raw/de_bgb", options={"article_words": ["§"]}), project)
 
 
 def test_running_again_changes_nothing(project):
@@ -267,6 +306,7 @@ def test_pipeline_runs_end_to_end_on_a_scaffolded_german_corpus(german_pipeline)
     every stage runs and writes its tables, the documents are German, the report has every dimension."""
     root = german_pipeline.root
     assert "added source 'de_gaerten'" in german_pipeline.log["new_domain"]
+    assert "set its article_words to [Artikel, §]" in german_pipeline.log["new_domain"]
     for stage in ("ingest", "chunk", "generate", "curate", "split", "train", "evaluate"):
         assert f"Running stage '{stage}'" in german_pipeline.log["repro"], stage
 
@@ -274,6 +314,7 @@ def test_pipeline_runs_end_to_end_on_a_scaffolded_german_corpus(german_pipeline)
     docs = pl.read_parquet(processed / "documents.parquet")
     assert docs.height == 12 and set(docs["lang"]) == {"de"} and set(docs["domain"]) == {"de_gaerten"}
     assert docs["doc_id"][0].startswith("de_gaerten:BEISPIEL-GARTENGESETZ:")
+    assert sorted(docs["number"], key=int) == [str(n) for n in range(1, 13)]  # from '### § N' headings
     assert pl.read_parquet(processed / "ingest_rejects.parquet").height == 0
     chunks = pl.read_parquet(processed / "chunks.parquet")
     questions = pl.read_parquet(processed / "questions.parquet").filter(pl.col("status") == "ok")

@@ -72,6 +72,12 @@ class MarkdownSource(SourceBase):
     """Markdown codes: heading hierarchy is the section path, ``Article N`` headings (or lines) are units."""
 
     kind: Literal["markdown"]
+    article_words: list[Annotated[str, Field(pattern=r"^\S+$")]] = Field(
+        default_factory=lambda: ["Article"],
+        min_length=1,
+        description="the words that start an article heading or line, matched case-insensitively, "
+        'e.g. ["Artikel", "§"]',
+    )
 
 
 class SudrfHtmlSource(SourceBase):

@@ -5,6 +5,7 @@ the ``ingest`` stage's deps in ``dvc.yaml``::
 
     $ lexqa new-domain de_bgb --lang de --kind markdown --path data/raw/de_bgb --domain de_civil
     added source 'de_bgb' (markdown, de, domain de_civil) to params.yaml sources
+    set its article_words to [Artikel, §] (the words that open a German article; --set article_words=[...] …)
     created prompts/question_de_civil.md from prompts/question_default.md (translate it into German)
     registered generate.prompts.de_civil: prompts/question_de_civil.md in params.yaml
     added data/raw/de_bgb to the deps of the ingest stage in dvc.yaml
@@ -42,6 +43,18 @@ from lexqa.tables import write_text
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9_.-]+$")
 _COMMON_KEYS = ("name", "kind", "path", "lang", "domain")
+ARTICLE_WORDS: dict[str, list[str]] = {
+    "de": ["Artikel", "§"],
+    "es": ["Artículo"],
+    "it": ["Articolo"],
+    "ru": ["Статья"],
+    "uk": ["Стаття"],
+    "pt": ["Artigo"],
+    "nl": ["Artikel"],
+    "pl": ["Artykuł", "Art."],
+}
+"""``article_words`` written for a new markdown source of these languages (French and English headings read
+``Article``, the reader's default); ``--set article_words=[…]`` overrides them."""
 
 
 class NewDomainError(ValueError):
@@ -134,6 +147,12 @@ def plan(request: Request, root: str | Path = ".") -> Plan:
             f"added source {request.name!r} ({request.kind}, {request.lang}, domain {request.domain_label}) "
             "to params.yaml sources"
         )
+        if "article_words" in entry and "article_words" not in request.options:
+            words = ", ".join(entry["article_words"])
+            result.done.append(
+                f"set its article_words to [{words}] (the words that open a {_language(request.lang)} "
+                "article; --set article_words=[...] to change)"
+            )
     elif existing != _validate_source(before, entry):
         raise NewDomainError(
             f"a source named {request.name!r} already exists in params.yaml with other settings "
@@ -212,6 +231,8 @@ def _project_path(path: str, root: Path) -> str:
 def _source_entry(request: Request, rel_path: str) -> dict[str, Any]:
     entry: dict[str, Any] = {"name": request.name, "kind": request.kind, "path": rel_path}
     entry |= {"lang": request.lang, "domain": request.domain_label}
+    if request.kind == "markdown" and request.lang in ARTICLE_WORDS:
+        entry["article_words"] = list(ARTICLE_WORDS[request.lang])
     return entry | request.options
 
 

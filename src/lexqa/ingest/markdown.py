@@ -15,10 +15,15 @@ Accepted shapes (one code per ``*.md`` file, UTF-8 or an encoding charset-normal
     ##### Article 9                     one document per ``Article NUM`` heading (any level)
     Chacun a droit au respect …         its paragraphs, up to the next heading → Doc.text
 
-*Plain-line variant* (a file with no ``Article`` heading at all, like LEGITEXT000006070666.md): a line
+*Article words*: the source's ``article_words`` (default ``["Article"]``) are the words that open a unit,
+matched case-insensitively: with ``["Artikel", "§"]`` the headings ``### Artikel 13 - Titel``, ``### § 12`` and
+``### §12`` open articles 13, 12 and 12. A word ending in a letter or digit must end there (``Articles 1 à 3``
+is not an article); one ending otherwise (``§``, ``Art.``) may be followed by the number directly.
+
+*Plain-line variant* (a file with no article heading at all, like LEGITEXT000006070666.md): a line
 standing alone between blank lines that reads ``Chapitre I : …``, ``Section 2 : …``, ``Paragraphe II : …``
 (also Partie, Livre, Titre, Sous-titre, Sous-section, Sous-paragraphe) is a section heading, and a line
-``Article 9`` starts an article.
+``Article 9`` (or ``Статья 9`` with ``article_words: ["Статья"]``) starts an article.
 
 Section nesting follows the heading level. Headings that share a level (legalize-fr puts Titre, Chapitre,
 Section, Sous-section and Paragraphe all at ``####``) nest by their leading word, in the order
@@ -43,7 +48,8 @@ Identifiers and rejects:
   ``~2``, ``~3`` … on its later occurrences, in file order; every copy notes ``occurrence`` and
   ``occurrences`` in meta.
 - ``Article`` with no number → ``Reject("no_article_number")`` for that unit; a file without any article →
-  ``Reject("no_articles")``; front matter that is not valid YAML, not a mapping, or never closed →
+  ``Reject("no_articles")`` (its detail names the ``article_words`` param, the fix for a corpus in another
+  language); front matter that is not valid YAML, not a mapping, or never closed →
   ``Reject("bad_front_matter")`` for the whole file (no best effort: the identifier that builds every doc
   id would be guessed); NUL bytes or no recognisable encoding → ``Reject("binary_content")``.
 - ``README.md`` files describe a folder and are skipped.
@@ -59,10 +65,11 @@ Identifiers and rejects:
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 import re
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -78,7 +85,6 @@ log = logging.getLogger("lexqa.ingest.markdown")
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 _HEADING = re.compile(r"^(#{1,6})[ \t]+(.*?)(?:[ \t]+#+)?[ \t]*$")
-_ARTICLE = re.compile(r"^article\b\s*(?P<num>.*?)\s*$", re.IGNORECASE)
 _NUMBER_TAIL = re.compile(r"\s+[:–—-]\s+")  # "Article 12 - Intitulé": the number ends at the separator
 _RANK_WORD = re.compile(r"^(?:sous-)?(?:partie|livre|titre|chapitre|section|paragraphe)\b|^annexes?\b", re.I)
 _RANKS = {"partie": 0, "livre": 1, "annexe": 1, "annexes": 1, "titre": 2, "sous-titre": 3, "chapitre": 4}
@@ -91,7 +97,6 @@ _PLAIN_SECTION = re.compile(
     rf"^(?:sous-)?(?:partie|livre|titre|chapitre|section|paragraphe)\s+(?:{_ORDINAL})(?:\s*[:.–—-]\s*\S.*)?$",
     re.IGNORECASE,
 )
-_PLAIN_ARTICLE = re.compile(r"^article(?:\s+(?P<num>[^\s:]+(?:\s+[^\s:]+){0,2}?))?\s*\.?$", re.IGNORECASE)
 _PLAIN_MAX = 250  # a plain-line heading is a short line
 
 _TERMINAL = tuple(".;:!?»)…")
@@ -117,11 +122,11 @@ def read(source: MarkdownSource) -> Iterator[Doc | Reject]:
         if path.name.lower() == "readme.md":
             log.debug("%s: folder description, skipped", path)
             continue
-        yield from read_file(path)
+        yield from read_file(path, source.article_words)
 
 
-def read_file(path: Path) -> Iterator[Doc | Reject]:
-    """Parse one Markdown code file."""
+def read_file(path: Path, article_words: Sequence[str] = ("Article",)) -> Iterator[Doc | Reject]:
+    """Parse one Markdown code file whose units open with one of ``article_words``."""
     origin = str(path)
     text = _decode(path.read_bytes())
     if text is None:
@@ -132,11 +137,18 @@ def read_file(path: Path) -> Iterator[Doc | Reject]:
     except ValueError as exc:
         yield Reject(origin, "bad_front_matter", str(exc))
         return
-    parsed = _Parser(body.split("\n"), first_line=body_line).parse()
+    units = _unit_patterns(tuple(article_words))
+    parsed = _Parser(body.split("\n"), units, first_line=body_line).parse()
     yield from (Reject(origin, "no_article_number", detail) for detail in parsed.unnumbered)
     if not parsed.articles:
         if not parsed.unnumbered:
-            yield Reject(origin, "no_articles", "no 'Article NUM' heading or line in the file")
+            words = ", ".join(f"'{w} NUM'" for w in article_words)
+            yield Reject(
+                origin,
+                "no_articles",
+                f"no {words} heading or line in the file: if its articles open with another word, list it "
+                "in the source's article_words in params.yaml (e.g. article_words: [Artikel, §])",
+            )
         return
     file_id = str(front.get("identifier") or path.stem)
     title = str(front.get("title") or parsed.title or path.stem)
@@ -215,6 +227,33 @@ def _jsonable(value: Any) -> Any:
 
 
 # --------------------------------------------------------------------------------------------- structure
+@functools.cache
+def _unit_patterns(words: tuple[str, ...]) -> tuple[re.Pattern[str], re.Pattern[str]]:
+    """(heading pattern, plain-line pattern) of units opened by ``words``; both capture ``word`` and ``num``.
+
+    A word ending in a word character ends at a word boundary (``Articles`` is not ``Article``); ``§`` or
+    ``Art.`` may touch the number (``§12``). The plain line allows at most three tokens after the word.
+
+    >>> heading, plain = _unit_patterns(("Artikel", "§"))
+    >>> heading.match("§12 - Titel")["num"], plain.match("ARTIKEL 3")["num"]
+    ('12 - Titel', '3')
+    """
+    heads, plains = [], []
+    for word in sorted(words, key=len, reverse=True):
+        escaped = re.escape(word)
+        if re.match(r"\w", word[-1]):
+            heads.append(rf"{escaped}\b")
+            plains.append(rf"{escaped}(?=\s|\.?$)")
+        else:
+            heads.append(rf"{escaped}(?=[\s\d]|$)")
+            plains.append(rf"{escaped}(?=[\s\d]|$)")
+    heading = re.compile(rf"^(?P<word>{'|'.join(heads)})\s*(?P<num>.*?)\s*$", re.IGNORECASE)
+    plain = re.compile(
+        rf"^(?P<word>{'|'.join(plains)})(?:\s*(?P<num>[^\s:]+(?:\s+[^\s:]+){{0,2}}?))?\s*\.?$", re.IGNORECASE
+    )
+    return heading, plain
+
+
 @dataclass(slots=True)
 class _Article:
     number: str
@@ -242,11 +281,14 @@ class _Parsed:
 class _Parser:
     """One pass over the lines: headings (or plain-line headings) drive a section stack and open articles."""
 
-    def __init__(self, lines: list[str], first_line: int = 1) -> None:
+    def __init__(
+        self, lines: list[str], units: tuple[re.Pattern[str], re.Pattern[str]], first_line: int = 1
+    ) -> None:
         self.lines = lines
         self.first_line = first_line
+        self.article, self.plain_article = units
         self.plain = not any(
-            (m := _HEADING.match(line)) and _ARTICLE.match(m[2]) for line in lines if line.startswith("#")
+            (m := _HEADING.match(line)) and self.article.match(m[2]) for line in lines if line.startswith("#")
         )
         self.stack: list[_Section] = []
         self.out = _Parsed()
@@ -262,8 +304,8 @@ class _Parser:
                 continue
             if plain and line and not line[0].isspace() and self._alone(i):
                 stripped = line.strip()
-                if len(stripped) <= _PLAIN_MAX and (m := _PLAIN_ARTICLE.match(stripped)):
-                    current = self._open(m["num"] or "", None, lineno)
+                if len(stripped) <= _PLAIN_MAX and (m := self.plain_article.match(stripped)):
+                    current = self._open(m["word"], m["num"] or "", None, lineno)
                     continue
                 if len(stripped) <= _PLAIN_MAX and _PLAIN_SECTION.match(stripped):
                     self._push(2, _clean(stripped))
@@ -280,19 +322,19 @@ class _Parser:
         )
 
     def _heading(self, level: int, text: str, lineno: int) -> _Article | None:
-        if m := _ARTICLE.match(text):
+        if m := self.article.match(text):
             number, *rest = _NUMBER_TAIL.split(m["num"], maxsplit=1)
-            return self._open(number, rest[0] if rest else None, lineno)
+            return self._open(m["word"], number, rest[0] if rest else None, lineno)
         if level == 1 and self.out.title is None and not self.out.articles:
             self.out.title = text
         else:
             self._push(level, text)
         return None
 
-    def _open(self, number: str, heading: str | None, lineno: int) -> _Article | None:
+    def _open(self, word: str, number: str, heading: str | None, lineno: int) -> _Article | None:
         number = number.strip().rstrip(".").strip()
         if not number:
-            self.out.unnumbered.append(f"line {lineno}: an 'Article' heading without a number")
+            self.out.unnumbered.append(f"line {lineno}: an '{word}' heading without a number")
             return None
         art = _Article(number, lineno, tuple(s.title for s in self.stack), heading)
         self.out.articles.append(art)
