@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -41,10 +42,23 @@ def root() -> Path:
 
 
 @pytest.fixture(scope="session")
-def german_pipeline(tmp_path_factory):
+def german_pipeline(tmp_path_factory, worker_id):
     """A project copy scaffolded for a German Markdown corpus with `lexqa new-domain` and run to the
-    evaluation report with a tiny model (tests/pipeline_project.py). Built once per session: copy it before
-    changing it. Tests using it share the xdist group "pipeline", so that one worker builds it."""
-    from pipeline_project import german_pipeline
+    evaluation report with a tiny model (tests/pipeline_project.py). Built once per test run, whatever the
+    xdist scheduling (pytest 9 drops xdist's group suffix, so `--dist loadgroup` does not keep the tests that
+    use it on one worker): the first worker builds it under a file lock in the run's shared temporary folder,
+    the others wait and reuse it. Copy it before changing it."""
+    from filelock import FileLock
+    from pipeline_project import PipelineProject, german_pipeline
 
-    return german_pipeline(tmp_path_factory.mktemp("german_pipeline"))
+    if worker_id == "master":
+        return german_pipeline(tmp_path_factory.mktemp("german_pipeline"))
+    shared = tmp_path_factory.getbasetemp().parent
+    built = shared / "german_pipeline.json"
+    with FileLock(str(shared / "german_pipeline.lock")):
+        if built.exists():
+            saved = json.loads(built.read_text(encoding="utf-8"))
+            return PipelineProject(Path(saved["root"]), saved["log"])
+        project = german_pipeline(tmp_path_factory.mktemp("german_pipeline"))
+        built.write_text(json.dumps({"root": str(project.root), "log": project.log}), encoding="utf-8")
+        return project
