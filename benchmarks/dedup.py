@@ -30,6 +30,7 @@ import tempfile
 import time
 
 import numpy as np
+from support.quick import parse_args
 
 NGRAM = 5
 WORD = re.compile(r"\w+")
@@ -188,16 +189,7 @@ def main() -> None:
     parser.add_argument("--num-perm", type=int, default=64, help="MinHash permutations for both")
     parser.add_argument("--repeats", type=int, default=3, help="lexqa runs; the fastest is reported")
     parser.add_argument("--skip-datasketch", action="store_true")
-    parser.add_argument(
-        "--quick",
-        action="store_true",
-        help="smoke run for CI: 2,000 chunks, one run; the figures mean nothing",
-    )
-    args = parser.parse_args()
-    if args.quick:
-        print("quick smoke run (--quick): tiny sizes, the figures below mean nothing", flush=True)
-        parser.set_defaults(n=2000, repeats=1)
-        args = parser.parse_args()
+    args = parse_args(parser, "2,000 chunks, one run", n=2000, repeats=1)
     args.planted = args.planted if args.planted is not None else args.n // 50
 
     texts, originals = make_corpus(args.n, args.planted)

@@ -26,6 +26,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from support.quick import parse_args
+
 ROOT = Path(__file__).resolve().parents[1]
 SPLIT_BEIR = ROOT / "data/processed/dataset/beir"
 CODE_CIVIL = ROOT.parent / "shared/data/fr_codes_markdown/LEGITEXT000006070721.md"
@@ -64,16 +66,9 @@ def main() -> None:
     parser.add_argument("--corpus", type=int, default=1000, help="Code civil set only: passages")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
-    parser.add_argument(
-        "--quick",
-        action="store_true",
-        help="smoke run for CI: the bundled sample code unless --beir, 2 dims, 1 thread; figures meaningless",
+    args = parse_args(
+        parser, "the bundled sample code unless --beir, 2 dims, 1 thread", dims=[384, 64], threads=1
     )
-    args = parser.parse_args()
-    if args.quick:
-        print("quick smoke run (--quick): tiny sizes, the figures below mean nothing")
-        parser.set_defaults(dims=[384, 64], threads=1)
-        args = parser.parse_args()
 
     from lexqa.stage import set_offline_env
 

@@ -44,6 +44,7 @@ os.environ["LEXQA_BENCH_KEY"] = "sk-bench-not-a-secret"
 import polars as pl  # noqa: E402
 import yaml  # noqa: E402
 from llm_server import generate_params, write_chunks  # noqa: E402
+from support.quick import parse_args  # noqa: E402
 
 from lexqa import generate  # noqa: E402
 from lexqa.generate.cache import Entry, ResponseCache  # noqa: E402
@@ -237,28 +238,25 @@ def cached_rerun(work: Path, n: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="tiny sizes: a smoke run, figures meaningless")
-    parser.add_argument("--chunks", type=int)
-    parser.add_argument("--latency", type=float)
-    parser.add_argument("--concurrency", type=int, nargs="+")
-    parser.add_argument("--cached-chunks", type=int)
-    args = parser.parse_args()
-    defaults = (200, 0.02, [8, 32], 500) if args.quick else (2000, 0.1, [8, 32, 128], 10_000)
-    chunks, latency, levels, cached = (
-        given if given is not None else default
-        for given, default in zip(
-            (args.chunks, args.latency, args.concurrency, args.cached_chunks), defaults, strict=True
-        )
+    parser.add_argument("--chunks", type=int, default=2000)
+    parser.add_argument("--latency", type=float, default=0.1)
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[8, 32, 128])
+    parser.add_argument("--cached-chunks", type=int, default=10_000)
+    args = parse_args(
+        parser,
+        "200 chunks, 20 ms, concurrency 8 and 32, 500 cached",
+        chunks=200,
+        latency=0.02,
+        concurrency=[8, 32],
+        cached_chunks=500,
     )
-    if args.quick:
-        print("quick smoke run (--quick): tiny sizes, the figures below mean nothing", flush=True)
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     print(
         f"generate benchmark on {os.cpu_count()} CPUs (load average {load}), Python {sys.version.split()[0]}"
     )
     with tempfile.TemporaryDirectory(prefix="lexqa-bench-generate-") as tmp:
-        throughput(Path(tmp), chunks, latency, levels)
-        cached_rerun(Path(tmp) / "cached", cached)
+        throughput(Path(tmp), args.chunks, args.latency, args.concurrency)
+        cached_rerun(Path(tmp) / "cached", args.cached_chunks)
 
 
 if __name__ == "__main__":

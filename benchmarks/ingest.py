@@ -36,6 +36,7 @@ import time
 from pathlib import Path
 
 from lxml import etree
+from support.quick import parse_args
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
@@ -168,16 +169,7 @@ def main() -> None:
     parser.add_argument(
         "--repeat", type=int, default=2, help="reads of each archive; the fastest counts (noise only slows)"
     )
-    parser.add_argument(
-        "--quick",
-        action="store_true",
-        help="smoke run for CI: 2 MB of XML, one read, 0.2 s of JSON; the figures mean nothing",
-    )
-    args = parser.parse_args()
-    if args.quick:
-        print("quick smoke run (--quick): tiny sizes, the figures below mean nothing")
-        parser.set_defaults(gb=0.002, repeat=1, json_seconds=0.2)
-        args = parser.parse_args()
+    args = parse_args(parser, "2 MB of XML, one read, 0.2 s of JSON", gb=0.002, repeat=1, json_seconds=0.2)
 
     files, origin = templates()
     sizes = [args.gb / 16, args.gb / 4, args.gb]

@@ -16,6 +16,7 @@ import time
 
 from langdetect import DetectorFactory
 from langdetect import detect as langdetect_detect
+from support.quick import parse_args
 
 from lexqa.lang import LanguageDetector
 
@@ -74,16 +75,7 @@ def measure(name: str, detect, texts: list[tuple[str, str]], rounds: int) -> tup
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=20, help="timed passes over the texts")
-    parser.add_argument(
-        "--quick",
-        action="store_true",
-        help="smoke run for CI: 2 rounds, in seconds; the figures mean nothing",
-    )
-    args = parser.parse_args()
-    if args.quick:
-        print("quick smoke run (--quick): tiny sizes, the figures below mean nothing")
-        parser.set_defaults(rounds=2)
-        args = parser.parse_args()
+    args = parse_args(parser, "2 rounds, in seconds", rounds=2)
     DetectorFactory.seed = 0
     lingua = LanguageDetector(["fr", "ru", "en"])
     for label, corpus in (("short questions", QUESTIONS), ("passages", PASSAGES)):

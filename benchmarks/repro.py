@@ -18,6 +18,8 @@ import sys
 import time
 from pathlib import Path
 
+from support.quick import parse_args
+
 ROOT = Path(__file__).resolve().parents[1]
 DVC = str(Path(sys.executable).parent / "dvc")
 ENV = os.environ | {
@@ -34,12 +36,9 @@ def seconds(*args: str) -> tuple[float, str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="1 round: a smoke run, figures meaningless")
-    parser.add_argument("--rounds", type=int, help="timed runs of each command (default 7, quick 1)")
-    args = parser.parse_args()
-    rounds = args.rounds or (1 if args.quick else 7)
-    if args.quick:
-        print("quick smoke run (--quick): tiny sizes, the figures below mean nothing", flush=True)
+    parser.add_argument("--rounds", type=int, default=7, help="timed runs of each command")
+    args = parse_args(parser, "1 round", rounds=1)
+    rounds = args.rounds
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     print(f"no-change dvc repro on {os.cpu_count()} CPUs (load average {load})")
     status = subprocess.run([DVC, "status", "--quiet", "dvc.yaml"], cwd=ROOT, env=ENV, capture_output=True)

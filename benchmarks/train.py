@@ -22,6 +22,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from support.quick import parse_args
+
 VOCABULARY = (
     "article code civil contrat bail salarié employeur obligation responsabilité dommage préjudice "
     "réparation délai prescription action tribunal juge appel cassation procédure preuve témoin acte "
@@ -79,16 +81,16 @@ def main() -> None:
     parser.add_argument("--max-seq-length", type=int, default=256)
     parser.add_argument("--passage-words", type=int, default=150)
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
-    parser.add_argument(
-        "--quick",
-        action="store_true",
-        help="smoke run for CI: batch 4, 1 warm-up + 2 timed steps, 64 tokens, 1 thread; figures meaningless",
+    args = parse_args(
+        parser,
+        "batch 4, 1 warm-up + 2 timed steps, 64 tokens, 1 thread",
+        batch_size=4,
+        steps=2,
+        warmup=1,
+        max_seq_length=64,
+        passage_words=40,
+        threads=1,
     )
-    args = parser.parse_args()
-    if args.quick:
-        print("quick smoke run (--quick): tiny sizes, the figures below mean nothing")
-        parser.set_defaults(batch_size=4, steps=2, warmup=1, max_seq_length=64, passage_words=40, threads=1)
-        args = parser.parse_args()
 
     from lexqa.stage import set_offline_env
 
