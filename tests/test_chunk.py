@@ -267,6 +267,8 @@ def test_text_without_markers_is_one_text_part(tok):
         ),
         ({"title": "Code civil", "path": ["Code civil", "Livre Ier"]}, "Code civil > Livre Ier > Article 9"),
         ({"title": "Гражданский кодекс", "lang": "ru", "path": []}, "Гражданский кодекс > Статья 9"),
+        ({"title": "Código Civil", "lang": "pt", "path": ["Livro I"]}, "Código Civil > Livro I > Artigo 9"),
+        ({"title": "Kodeks cywilny", "lang": "pl", "path": []}, "Kodeks cywilny > Artykuł 9"),
         (
             {
                 "title": "Сыктывкарский городской суд, решение",
@@ -425,3 +427,13 @@ def test_real_arbitration_rulings_have_three_parts(tok, shared_data):
         assert re.match(r"(Суд )?установила?:", reasoning), reasoning[:40]
         operative = group.filter(pl.col("heading") == "operative").sort("ordinal")["text"][0]
         assert operative.lower().startswith("определил"), operative[:40]
+
+
+def test_every_language_new_domain_scaffolds_has_its_article_word_in_the_context():
+    """`lexqa new-domain` writes article_words for these languages: their breadcrumbs say that word too."""
+    from lexqa.chunk.context import ARTICLE_WORD
+    from lexqa.new_domain import ARTICLE_WORDS
+
+    assert set(ARTICLE_WORDS) <= set(ARTICLE_WORD)
+    for lang, words in ARTICLE_WORDS.items():
+        assert ARTICLE_WORD[lang] in words, (lang, words)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -24,6 +25,23 @@ def test_metrics_files_are_committed_not_git_ignored():
     assert done.returncode == 1, (
         f"metrics files are git-ignored, so no commit holds a baseline:\n{done.stdout}"
     )
+
+
+def test_dvc_ignores_python_byte_code_in_stage_dependencies():
+    """Stages depend on src/lexqa/<stage>/: the .pyc files Python writes on import must not change its hash (they
+    did, and a no-change `dvc repro` re-ran ingest and chunk after the tests had imported them)."""
+    dvc = Path(sys.executable).parent / "dvc"
+    done = subprocess.run(
+        [str(dvc), "check-ignore", "src/lexqa/chunk/__pycache__/context.cpython-311.pyc", "src/lexqa/x.pyc"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0 and len(done.stdout.split()) == 2, done.stdout + done.stderr
+    kept = subprocess.run(
+        [str(dvc), "check-ignore", "src/lexqa/chunk/context.py"], cwd=ROOT, capture_output=True
+    )
+    assert kept.returncode == 1
 
 
 @pytest.mark.slow

@@ -17,7 +17,18 @@ from typing import Literal
 
 __all__ = ["context"]
 
-ARTICLE_WORD = {"fr": "Article", "ru": "Статья", "de": "Artikel", "es": "Artículo", "it": "Articolo"}
+# The article word of each language lexqa new-domain writes markdown article_words for (others: "Article").
+ARTICLE_WORD = {
+    "fr": "Article",
+    "ru": "Статья",
+    "uk": "Стаття",
+    "de": "Artikel",
+    "nl": "Artikel",
+    "es": "Artículo",
+    "it": "Articolo",
+    "pt": "Artigo",
+    "pl": "Artykuł",
+}
 CASE_WORD = {"ru": "дело №", "uk": "справа №", "fr": "affaire n°"}
 
 
