@@ -427,13 +427,3 @@ def test_real_arbitration_rulings_have_three_parts(tok, shared_data):
         assert re.match(r"(Суд )?установила?:", reasoning), reasoning[:40]
         operative = group.filter(pl.col("heading") == "operative").sort("ordinal")["text"][0]
         assert operative.lower().startswith("определил"), operative[:40]
-
-
-def test_every_language_new_domain_scaffolds_has_its_article_word_in_the_context():
-    """`lexqa new-domain` writes article_words for these languages: their breadcrumbs say that word too."""
-    from lexqa.chunk.context import ARTICLE_WORD
-    from lexqa.new_domain import ARTICLE_WORDS
-
-    assert set(ARTICLE_WORDS) <= set(ARTICLE_WORD)
-    for lang, words in ARTICLE_WORDS.items():
-        assert ARTICLE_WORD[lang] in words, (lang, words)

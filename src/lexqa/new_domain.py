@@ -37,24 +37,22 @@ from typing import Any
 
 import yaml
 
-from lexqa.config import LANGUAGES, GenerateParams, Params, ParamsError, _source_kinds, parse_params
+from lexqa.chunk.context import ARTICLE_WORDS
+from lexqa.config import (
+    LANGUAGES,
+    GenerateParams,
+    MarkdownSource,
+    Params,
+    ParamsError,
+    _source_kinds,
+    parse_params,
+)
 from lexqa.generate.prompts import LANGUAGE_NAMES
 from lexqa.tables import write_text
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9_.-]+$")
 _COMMON_KEYS = ("name", "kind", "path", "lang", "domain")
-ARTICLE_WORDS: dict[str, list[str]] = {
-    "de": ["Artikel", "§"],
-    "es": ["Artículo"],
-    "it": ["Articolo"],
-    "ru": ["Статья"],
-    "uk": ["Стаття"],
-    "pt": ["Artigo"],
-    "nl": ["Artikel"],
-    "pl": ["Artykuł", "Art."],
-}
-"""``article_words`` written for a new markdown source of these languages (French and English headings read
-``Article``, the reader's default); ``--set article_words=[…]`` overrides them."""
+DEFAULT_ARTICLE_WORDS = MarkdownSource.model_fields["article_words"].get_default(call_default_factory=True)
 
 
 class NewDomainError(ValueError):
@@ -231,8 +229,9 @@ def _project_path(path: str, root: Path) -> str:
 def _source_entry(request: Request, rel_path: str) -> dict[str, Any]:
     entry: dict[str, Any] = {"name": request.name, "kind": request.kind, "path": rel_path}
     entry |= {"lang": request.lang, "domain": request.domain_label}
-    if request.kind == "markdown" and request.lang in ARTICLE_WORDS:
-        entry["article_words"] = list(ARTICLE_WORDS[request.lang])
+    words = ARTICLE_WORDS.get(request.lang, DEFAULT_ARTICLE_WORDS)
+    if request.kind == "markdown" and words != DEFAULT_ARTICLE_WORDS:  # not for French, English: the default
+        entry["article_words"] = list(words)
     return entry | request.options
 
 

@@ -17,18 +17,21 @@ from typing import Literal
 
 __all__ = ["context"]
 
-# The article word of each language lexqa new-domain writes markdown article_words for (others: "Article").
-ARTICLE_WORD = {
-    "fr": "Article",
-    "ru": "Статья",
-    "uk": "Стаття",
-    "de": "Artikel",
-    "nl": "Artikel",
-    "es": "Artículo",
-    "it": "Articolo",
-    "pt": "Artigo",
-    "pl": "Artykuł",
+ARTICLE_WORDS: dict[str, list[str]] = {
+    "fr": ["Article"],
+    "en": ["Article"],
+    "ru": ["Статья"],
+    "uk": ["Стаття"],
+    "de": ["Artikel", "§"],
+    "nl": ["Artikel"],
+    "es": ["Artículo"],
+    "it": ["Articolo"],
+    "pt": ["Artigo"],
+    "pl": ["Artykuł", "Art."],
 }
+"""The words that open an article in each language's codes (``lexqa new-domain`` writes them as a markdown
+source's ``article_words``); the first one names the article in the breadcrumb (other languages: "Article")."""
+ARTICLE_WORD = {lang: words[0] for lang, words in ARTICLE_WORDS.items()}
 CASE_WORD = {"ru": "дело №", "uk": "справа №", "fr": "affaire n°"}
 
 
