@@ -1,10 +1,13 @@
 """Throughput, cache speed and memory of the generate stage against the loopback LLM server.
 
 1. 2,000 chunks against ``tests/llm_server.py`` (its own process) answering after 100 ms, at concurrency 8,
-   32 and 128: the stage's wall time (prompts, requests, cache, table) against the ideal
-   N x latency / concurrency.
-   Target: at least 90 % of ideal at concurrency 128. The client's CPU time per request is printed with the
-   ceiling it sets (ideal / max(ideal, client CPU s)): on a 2-core machine shared with the server, the run is
+   32 and 128, with ``generate.processes`` at its default (auto: one sending process per 64 in flight, at most
+   one per CPU), then at the highest concurrency from one process, the baseline. Against the ideal
+   N x latency / concurrency: the stage's wall time (prompts, requests, cache, table), and the sending phase
+   alone (``requests.seconds`` of its summary: from the first request to the last answer stored).
+   Target: at least 90 % of ideal at concurrency 128. The CPU per request of the stage (its workers included)
+   and of the server are printed with the ceiling they set together on this machine's cores
+   (ideal / max(ideal, CPU s / cores)): client and server share the cores, so on a small machine the run is
    CPU-bound long before the concurrency engine is.
 1b. The same requests at the highest concurrency without the stage, in the same run: through the official
    ``openai`` client exactly as the stage sends them (``client.post``), and through aiohttp alone (the transport
@@ -27,6 +30,7 @@ import contextlib
 import io
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -79,17 +83,32 @@ def peak_rss_growth() -> Iterator[dict[str, float]]:
 
 
 @contextlib.contextmanager
-def server_process(latency: float) -> Iterator[str]:
+def server_process(latency: float) -> Iterator[tuple[str, int]]:
+    """The loopback server in its own process: its URL and pid."""
     proc = subprocess.Popen(
         [sys.executable, str(ROOT / "tests" / "llm_server.py"), "--latency", str(latency)],
         stdout=subprocess.PIPE,
         text=True,
     )
     try:
-        yield proc.stdout.readline().strip()
+        yield proc.stdout.readline().strip(), proc.pid
     finally:
         proc.kill()
         proc.wait()
+
+
+def process_cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) used so far by process ``pid``."""
+    with open(f"/proc/{pid}/stat") as fh:
+        fields = fh.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def own_cpu_s() -> float:
+    """CPU seconds of this process and of its children already reaped (the stage's workers; the server, still
+    running, is not counted)."""
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + children.ru_utime + children.ru_stime
 
 
 def requests_seen(url: str) -> int:
@@ -102,12 +121,13 @@ class Server:  # what generate_params needs from a server
         self.url = url
 
 
-def params_for(url: str, cache: Path, concurrency: int):
+def params_for(url: str, cache: Path, concurrency: int, processes: int = 0):
     return generate_params(
         Server(url),
         cache,
         api_key_env="LEXQA_BENCH_KEY",
         concurrency=concurrency,
+        processes=processes,
         timeout_s=30.0,
         requests_per_minute=0,
         tokens_per_minute=0,
@@ -116,25 +136,36 @@ def params_for(url: str, cache: Path, concurrency: int):
 
 def throughput(work: Path, n: int, latency: float, levels: list[int]) -> None:
     write_chunks(work / "chunks.parquet", n)
+    cpus = os.cpu_count() or 1
     print(f"\n1. {n:,} chunks, server latency {latency * 1000:.0f} ms (server in its own process)")
     print(
-        f"   {'concurrency':>11} {'ideal s':>8} {'achieved s':>10} {'efficiency':>10} {'requests':>8} "
-        f"{'peak RSS +MB':>12} {'CPU ms/req':>10} {'CPU ceiling':>11}"
+        f"   {'concurrency':>11} {'processes':>9} {'ideal s':>7} {'stage s':>7} {'efficiency':>10} "
+        f"{'sending s':>9} {'efficiency':>10} {'requests':>8} {'peak RSS +MB':>12} {'client CPU':>10} "
+        f"{'server CPU':>10} {'CPU ceiling':>11}"
     )
-    with server_process(latency) as url:
-        for concurrency in levels:
-            params = params_for(url, work / f"cache-{concurrency}", concurrency)
-            before = requests_seen(url)
+    print(
+        f"   {'':>11} {'':>9} {'':>7} {'':>7} {'':>10} {'':>9} {'':>10} {'':>8} {'':>12} {'ms/req':>10} {'ms/req':>10}"
+    )
+    runs = [(c, 0) for c in levels] + [(max(levels), 1)]  # the last: one process, the baseline
+    with server_process(latency) as (url, server_pid):
+        for concurrency, processes in runs:
+            params = params_for(url, work / f"cache-{concurrency}-{processes}", concurrency, processes)
+            before, server_cpu = requests_seen(url), process_cpu_s(server_pid)
             with peak_rss_growth() as mem:
-                start, cpu = time.perf_counter(), time.process_time()
+                start, cpu = time.perf_counter(), own_cpu_s()
                 with contextlib.redirect_stdout(io.StringIO()):  # the stage's summary: not a figure here
-                    generate.run(params, in_dir=work, out_dir=work, metrics_dir=work)
-                elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
+                    summary = generate.run(params, in_dir=work, out_dir=work, metrics_dir=work)
+                elapsed, cpu = time.perf_counter() - start, own_cpu_s() - cpu
+            server_cpu = process_cpu_s(server_pid) - server_cpu
             sent = requests_seen(url) - before
+            requests = summary.extra["requests"]
             ideal = n * latency / concurrency
+            ceiling = ideal / max(ideal, (cpu + server_cpu) / cpus)
             print(
-                f"   {concurrency:>11} {ideal:>8.2f} {elapsed:>10.2f} {ideal / elapsed:>10.1%} {sent:>8,} "
-                f"{mem['mb']:>12.1f} {cpu / n * 1000:>10.2f} {ideal / max(ideal, cpu):>11.1%}"
+                f"   {concurrency:>11} {requests['processes']:>9} {ideal:>7.2f} {elapsed:>7.2f} "
+                f"{ideal / elapsed:>10.1%} {requests['seconds']:>9.2f} {ideal / requests['seconds']:>10.1%} "
+                f"{sent:>8,} {mem['mb']:>12.1f} {cpu / n * 1000:>10.2f} {server_cpu / n * 1000:>10.2f} "
+                f"{ceiling:>11.1%}"
             )
         transports(url, params, work, latency, max(levels))
 

@@ -75,12 +75,17 @@ def test_generates_every_chunk_then_a_rerun_sends_nothing(tmp_path: Path, server
     metrics = json.loads((tmp_path / "metrics" / "generate.json").read_text())
     prompt_tokens = questions.unique("chunk_id")["prompt_tokens"].sum()
     assert summary["tokens"]["prompt_tokens"] == metrics["prompt_tokens"] == prompt_tokens
-    assert summary["requests"] == {
+    requests = summary["requests"]
+    assert requests["seconds"] > 0 and requests["per_second"] == pytest.approx(
+        30 / requests["seconds"], rel=0.01
+    )
+    assert {k: v for k, v in requests.items() if k not in ("seconds", "per_second")} == {
         "total": 30,
         "from_cache": 0,
         "sent": 30,
         "retries": 0,
         "batches_created": 0,
+        "processes": 1,
     }
     assert metrics["questions"] == 90 and metrics["chunks_failed"] == 0 and metrics["requests_sent"] == 30
 

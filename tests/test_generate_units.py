@@ -11,7 +11,7 @@ import pytest
 from lexqa.config import GenerateParams, ParamsError
 from lexqa.generate.accounting import RunStats, cost_usd, dataset_usage, run_cost
 from lexqa.generate.cache import Entry, ResponseCache
-from lexqa.generate.jobs import build_job, cache_key, question_rows
+from lexqa.generate.jobs import JobBuilder, cache_key, question_rows
 from lexqa.generate.limits import RateLimiter, backoff_delay, retry_after_s
 from lexqa.generate.parsing import GenerationError, entry_from_completion, parse_questions
 from lexqa.generate.prompts import PromptTemplate, Templates, response_format, style_slots
@@ -130,9 +130,8 @@ def test_response_format_asks_for_exactly_n_items_of_the_requested_styles() -> N
 def test_cache_key_covers_model_prompt_and_generation_params_only() -> None:
     template = PromptTemplate.parse("---\nstyles: {query: q}\n---\n$slots $text", "t.md")
     params = GenerateParams(styles=["query"], questions_per_chunk=1)
-    job = build_job(params, template, "d#0", "texte", None, "fr")
-    same = build_job(
-        params.model_copy(update={"concurrency": 99, "base_url": "http://x/v1"}),
+    job = JobBuilder(params).build(template, "d#0", "texte", None, "fr")
+    same = JobBuilder(params.model_copy(update={"concurrency": 99, "base_url": "http://x/v1"})).build(
         template,
         "d#0",
         "texte",
@@ -142,15 +141,27 @@ def test_cache_key_covers_model_prompt_and_generation_params_only() -> None:
     assert job.key == same.key == cache_key(job.body)
     for change in ({"model": "other"}, {"temperature": 0.1}, {"max_tokens": 99}, {"response_format": "text"}):
         assert (
-            build_job(params.model_copy(update=change), template, "d#0", "texte", None, "fr").key != job.key
+            JobBuilder(params.model_copy(update=change)).build(template, "d#0", "texte", None, "fr").key
+            != job.key
         )
-    assert build_job(params, template, "d#0", "autre texte", None, "fr").key != job.key
+    assert JobBuilder(params).build(template, "d#0", "autre texte", None, "fr").key != job.key
+
+
+def test_job_builder_keys_equal_cache_key_of_the_body_for_every_style_tuple() -> None:
+    template = PromptTemplate.parse("---\nstyles: {a: x, b: y, c: z}\n---\n$slots $text", "t.md")
+    builder = JobBuilder(GenerateParams(styles=["a", "b", "c"], questions_per_chunk=2))
+    jobs = [builder.build(template, f"d#{i}", f"texte {i}", None, "fr") for i in range(30)]
+    assert len({job.slots for job in jobs}) == 3  # every rotation of the styles occurs
+    assert all(job.key == cache_key(job.body) for job in jobs)
+    assert len({job.key for job in jobs}) == 30
+    first, second = builder.build(template, "d#0", "texte 0", None, "fr"), jobs[0]
+    assert first == second and first.body["response_format"] is second.body["response_format"]
 
 
 def test_question_rows_one_per_question_or_one_failure_per_style() -> None:
     template = PromptTemplate.parse("---\nstyles: {a: x, b: y}\n---\n$slots $text", "t.md")
-    job = build_job(
-        GenerateParams(styles=["a", "b"], questions_per_chunk=3), template, "d#0", "t", None, "fr"
+    job = JobBuilder(GenerateParams(styles=["a", "b"], questions_per_chunk=3)).build(
+        template, "d#0", "t", None, "fr"
     )
     ok = Entry(job.key, "ok", [("a", "q1"), ("a", "q2"), ("b", "q3")], None, 10, 5, "m", "openai")
     rows = question_rows(job, ok, "openai", "m")

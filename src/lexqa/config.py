@@ -491,6 +491,12 @@ class GenerateParams(Section):
         default="json_schema", description="structured output asked; steps down when the server refuses it"
     )
     concurrency: int = Field(default=16, ge=1, le=1024, description="requests in flight at once")
+    processes: int = Field(
+        default=0,
+        ge=0,
+        le=64,
+        description="processes sending (backend openai); 0 = one per 64 in flight, at most one per CPU",
+    )
     requests_per_minute: int = Field(default=500, ge=0, description="0 = no limit")
     tokens_per_minute: int = Field(default=200_000, ge=0, description="prompt + max_tokens; 0 = none")
     timeout_s: float = Field(default=120.0, gt=0, description="per-request timeout")

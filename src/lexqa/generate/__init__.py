@@ -20,6 +20,7 @@ import asyncio
 import hashlib
 import logging
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,7 @@ from lexqa.config import GenerateParams, Params, ParamsError
 from lexqa.generate.accounting import RunStats, dataset_usage, run_cost
 from lexqa.generate.cache import Entry, ResponseCache
 from lexqa.generate.ict import ict_rows
-from lexqa.generate.jobs import Job, build_job, question_rows
+from lexqa.generate.jobs import Job, JobBuilder, question_rows
 from lexqa.generate.prompts import Templates
 from lexqa.summary import StageSummary
 from lexqa.tables import CHUNKS, QUESTIONS, frame, read_table, write_json, write_table
@@ -54,9 +55,9 @@ def select_chunks(chunks: pl.DataFrame, limit: int | None) -> pl.DataFrame:
 
 
 def build_jobs(params: GenerateParams, chunks: pl.DataFrame) -> list[Job]:
-    templates = Templates(params)
+    templates, builder = Templates(params), JobBuilder(params)
     return [
-        build_job(params, templates.for_chunk(domain, lang), chunk_id, text, context, lang)
+        builder.build(templates.for_chunk(domain, lang), chunk_id, text, context, lang)
         for chunk_id, text, context, lang, domain in chunks.select(
             "chunk_id", "text", "context", "lang", "domain"
         ).iter_rows()
@@ -73,22 +74,25 @@ def api_key(params: GenerateParams) -> str:
     return key
 
 
-def send(params: GenerateParams, jobs: list[Job], cache: ResponseCache) -> RunStats:
-    """Send the jobs with the configured LLM backend; every outcome lands in the cache."""
+def send(params: GenerateParams, jobs: list[Job], cache: ResponseCache) -> tuple[RunStats, int]:
+    """Send the jobs with the configured LLM backend; every outcome lands in the cache. Returns the run's
+    stats and the number of processes that sent (:mod:`.processes`)."""
     from lexqa.generate.batch import BatchBackend
     from lexqa.generate.chat import ChatBackend, FatalBackendError
+    from lexqa.generate.processes import process_count, send_from_processes
 
     key = api_key(params)
-    backend = (
-        BatchBackend(params, key, cache) if params.backend == "openai-batch" else ChatBackend(params, key)
-    )
-    writer = cache.writer()
+    processes = process_count(params, len(jobs)) if params.backend == "openai" else 1
     try:
-        return asyncio.run(backend.run(jobs, writer))
+        if processes > 1:
+            return send_from_processes(params, jobs, key, processes), processes
+        backend = (
+            BatchBackend(params, key, cache) if params.backend == "openai-batch" else ChatBackend(params, key)
+        )
+        with cache.writer() as writer:
+            return asyncio.run(backend.run(jobs, writer)), processes
     except FatalBackendError as exc:
         raise ParamsError(str(exc)) from None
-    finally:
-        writer.close()
 
 
 def llm_rows(params: GenerateParams, chunks: pl.DataFrame, summary: StageSummary) -> list[dict[str, Any]]:
@@ -104,7 +108,9 @@ def llm_rows(params: GenerateParams, chunks: pl.DataFrame, summary: StageSummary
             len(jobs) - len(pending),
             len(pending),
         )
-        stats = send(params, pending, cache) if pending else RunStats()
+        started = time.perf_counter()
+        stats, processes = send(params, pending, cache) if pending else (RunStats(), 0)
+        sending_s = time.perf_counter() - started
         entries = cache.get_many(keys) if pending else cached
     rows = [
         row for job in jobs for row in question_rows(job, entries.get(job.key), params.backend, params.model)
@@ -117,6 +123,9 @@ def llm_rows(params: GenerateParams, chunks: pl.DataFrame, summary: StageSummary
         "sent": stats.sent,
         "retries": stats.retries,
         "batches_created": stats.batches_created,
+        "processes": processes,
+        "seconds": round(sending_s, 3),
+        "per_second": round(stats.sent / sending_s, 1) if stats.sent else 0.0,
     }
     summary.extra["tokens"] = dataset_usage(params, unique.values())
     summary.extra["this_run"] = {

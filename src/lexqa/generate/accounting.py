@@ -48,6 +48,10 @@ class RunStats:
     def as_dict(self) -> dict[str, int]:
         return asdict(self)
 
+    def __add__(self, other: RunStats) -> RunStats:
+        """The stats of two senders together (the workers of one run)."""
+        return RunStats(**{name: count + getattr(other, name) for name, count in asdict(self).items()})
+
 
 def cost_usd(
     params: GenerateParams, prompt_tokens: int, completion_tokens: int, batch: bool = False

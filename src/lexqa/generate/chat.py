@@ -36,7 +36,7 @@ import openai
 from lexqa.config import GenerateParams
 from lexqa.generate.accounting import RunStats
 from lexqa.generate.cache import BackgroundWriter, Entry
-from lexqa.generate.jobs import Job, Ticker
+from lexqa.generate.jobs import Job, Progress, Ticker
 from lexqa.generate.limits import RateLimiter, backoff_delay, retry_after_s
 from lexqa.generate.parsing import entry_from_completion
 from lexqa.generate.prompts import response_format
@@ -89,14 +89,17 @@ class ChatBackend:
         self._api_key = api_key
         self.mode = params.response_format
 
-    async def run(self, jobs: Sequence[Job], writer: BackgroundWriter) -> RunStats:
+    async def run(
+        self, jobs: Sequence[Job], writer: BackgroundWriter, ticker: Progress | None = None
+    ) -> RunStats:
+        """Send ``jobs``; ``ticker`` counts completed ones (default: a progress bar of its own)."""
         stats = RunStats()
         if not jobs:
             return stats
         workers = min(self.params.concurrency, len(jobs))
         client = make_client(self.params, self._api_key, workers)
         limiter = RateLimiter(self.params.requests_per_minute, self.params.tokens_per_minute)
-        ticker = Ticker(len(jobs), f"generate {self.params.model}")
+        ticker = ticker or Ticker(len(jobs), f"generate {self.params.model}")
         pending = iter(jobs)
 
         async def worker() -> None:

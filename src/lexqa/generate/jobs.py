@@ -7,11 +7,11 @@ max_tokens, response_format) under the API family ``openai-chat``; base URL, con
 the seed are not part of it, so changing them never pays twice::
 
     >>> from lexqa.config import GenerateParams
-    >>> from lexqa.generate.jobs import build_job
+    >>> from lexqa.generate.jobs import JobBuilder
     >>> from lexqa.generate.prompts import PromptTemplate
     >>> t = PromptTemplate.parse("---\\nstyles: {query: a short query}\\n---\\n$slots\\n$text", "t.md")
     >>> params = GenerateParams(styles=["query"], questions_per_chunk=1)
-    >>> job = build_job(params, t, "doc#0", "Art. 9", "", "fr")
+    >>> job = JobBuilder(params).build(t, "doc#0", "Art. 9", "", "fr")
     >>> job.slots, len(job.key)
     (('query',), 64)
 """
@@ -23,7 +23,7 @@ import json
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from lexqa.config import GenerateParams
 from lexqa.generate.cache import Entry
@@ -65,29 +65,54 @@ def request_body(
     return body
 
 
-def cache_key(body: dict[str, Any]) -> str:
-    """Content address of a request: sha256 of the canonical JSON of its parameters (API family included),
-    then of each message's role and text. Hashing the messages raw rather than JSON-escaped keeps a cached
-    re-run of 10,000 chunks fast."""
-    params = {"api": API_FAMILY} | {k: v for k, v in body.items() if k != "messages"}
-    digest = hashlib.sha256(json.dumps(params, sort_keys=True, separators=(",", ":")).encode())
-    for message in body["messages"]:
+def _params_digest(params: dict[str, Any]) -> Any:
+    """sha256 of the canonical JSON of a request's parameters other than its messages (API family included)."""
+    canonical = {"api": API_FAMILY} | params
+    return hashlib.sha256(json.dumps(canonical, sort_keys=True, separators=(",", ":")).encode())
+
+
+def _with_messages(digest: Any, messages: Sequence[dict[str, Any]]) -> str:
+    for message in messages:
         digest.update(f"\0{message['role']}\0{message['content']}".encode())
     return digest.hexdigest()
 
 
-def build_job(
-    params: GenerateParams,
-    template: PromptTemplate,
-    chunk_id: str,
-    text: str,
-    context: str | None,
-    lang: str | None,
-) -> Job:
-    slots = tuple(style_slots(chunk_id, params.styles, params.questions_per_chunk))
-    prompt = template.render(text=text, context=context, lang=lang, slots=slots)
-    body = request_body(params, prompt, slots)
-    return Job(key=cache_key(body), chunk_id=chunk_id, slots=slots, prompt_sha=template.sha, body=body)
+def cache_key(body: dict[str, Any]) -> str:
+    """Content address of a request: sha256 of the canonical JSON of its parameters (API family included),
+    then of each message's role and text. Hashing the messages raw rather than JSON-escaped keeps a cached
+    re-run of 10,000 chunks fast."""
+    params = {k: v for k, v in body.items() if k != "messages"}
+    return _with_messages(_params_digest(params), body["messages"])
+
+
+class JobBuilder:
+    """The jobs of one run. Everything in a request but its prompt depends only on the styles it asks for, so
+    that part of the body, and its share of the cache key, is made once per style tuple rather than per chunk
+    (the JSON schema's canonical JSON cost 70 µs a job, half the stage's own time on 2,000 chunks).
+    """
+
+    def __init__(self, params: GenerateParams) -> None:
+        self.params = params
+        self._fixed: dict[tuple[str, ...], tuple[dict[str, Any], Any]] = {}
+
+    def build(
+        self, template: PromptTemplate, chunk_id: str, text: str, context: str | None, lang: str | None
+    ) -> Job:
+        slots = tuple(style_slots(chunk_id, self.params.styles, self.params.questions_per_chunk))
+        if slots not in self._fixed:
+            fixed = {k: v for k, v in request_body(self.params, "", slots).items() if k != "messages"}
+            self._fixed[slots] = (fixed, _params_digest(fixed))
+        fixed, digest = self._fixed[slots]
+        messages = [
+            {"role": "user", "content": template.render(text=text, context=context, lang=lang, slots=slots)}
+        ]
+        return Job(
+            key=_with_messages(digest.copy(), messages),
+            chunk_id=chunk_id,
+            slots=slots,
+            prompt_sha=template.sha,
+            body={"model": fixed["model"], "messages": messages} | fixed,
+        )
 
 
 def question_rows(job: Job, entry: Entry | None, backend: str, model: str) -> list[dict[str, Any]]:
@@ -133,6 +158,14 @@ def question_rows(job: Job, entry: Entry | None, backend: str, model: str) -> li
         | base
         for style in dict.fromkeys(job.slots)
     ]
+
+
+class Progress(Protocol):
+    """What a sender reports progress to: a :class:`Ticker`, or a worker's shared counter."""
+
+    def tick(self, n: int = 1) -> None: ...
+
+    def close(self) -> None: ...
 
 
 class Ticker:
