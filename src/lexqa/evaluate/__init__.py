@@ -39,6 +39,7 @@ from lexqa.evaluate.report import (
 )
 from lexqa.evaluate.retrieval import dense_metrics, metrics_of, rank_bm25
 from lexqa.models import resolve_model_path
+from lexqa.paths import DATASET, MODEL_DIR
 from lexqa.summary import StageSummary
 from lexqa.tables import REJECTS, atomic_path, frame, write_json, write_table, write_text
 from lexqa.train.losses import check_dims
@@ -47,8 +48,6 @@ __all__ = ["BeirSet", "DatasetResult", "load_beir", "run"]
 
 log = logging.getLogger("lexqa.evaluate")
 
-DATASET = Path("data/processed/dataset")
-MODEL_DIR = Path("models/lexqa")
 METRICS = Path("metrics/eval.json")
 PLOT = Path("plots/ndcg_by_dim.csv")
 REPORT = Path("reports/eval.md")

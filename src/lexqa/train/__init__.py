@@ -32,6 +32,7 @@ from typing import Any
 from lexqa.config import Params
 from lexqa.evaluate.beir import load_beir
 from lexqa.models import resolve_model_path
+from lexqa.paths import DATASET, MODEL_DIR
 from lexqa.summary import StageSummary
 from lexqa.tables import REJECTS, frame, write_table
 from lexqa.train.card import complete_card, hub_id
@@ -46,8 +47,6 @@ __all__ = ["run"]
 
 log = logging.getLogger("lexqa.train")
 
-DATASET = Path("data/processed/dataset")
-MODEL_DIR = Path("models/lexqa")
 CACHE = Path("data/cache/train")
 REJECTS_PATH = Path("data/processed/train_rejects.parquet")
 SUMMARY = Path("data/processed/train_summary.json")
