@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import _thread
 import json
 import multiprocessing
 import os
 import signal
+import threading
 import time
 from pathlib import Path
 
@@ -158,6 +160,37 @@ def test_a_fatal_answer_in_one_worker_stops_all_of_them(tmp_path: Path, key_env:
         assert server.chat_requests == stopped_at <= 3
     assert KEY not in str(err.value)
     assert multiprocessing.active_children() == []
+
+
+def test_an_interrupted_stage_stops_its_workers_gracefully(
+    tmp_path: Path, key_env: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C in the stage only (not its workers): they get SIGTERM, stop sending, store what they received,
+    and return normally (the default SIGTERM would kill them before the cache writer's last commit)."""
+    exits = tmp_path / "exits"
+    real_worker = processes._worker
+
+    def recording_worker(*args: object) -> None:
+        real_worker(*args)
+        with exits.open("a") as fh:
+            fh.write("returned\n")
+
+    monkeypatch.setattr(processes, "_worker", recording_worker)
+    write_chunks(tmp_path / "chunks.parquet", 60)
+    with LLMServer(api_key=key_env, latency_s=0.1) as server:
+
+        def interrupt_when_busy() -> None:
+            wait_until(lambda: server.chat_requests >= 12)
+            _thread.interrupt_main()
+
+        threading.Thread(target=interrupt_when_busy, daemon=True).start()
+        with pytest.raises(KeyboardInterrupt):
+            run(tmp_path, generate_params(server, tmp_path / "cache", concurrency=4, processes=2))
+        sent = server.chat_requests
+    assert multiprocessing.active_children() == []
+    assert exits.read_text().split() == ["returned", "returned"]
+    with ResponseCache(tmp_path / "cache") as cache:
+        assert 8 <= cache.count("ok") < 60 and sent < 60
 
 
 @pytest.mark.parametrize("how", ["raises", "dies"])

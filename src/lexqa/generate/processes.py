@@ -12,7 +12,8 @@ CPU), the jobs are dealt out to forked workers, each with its own event loop, cl
 - each worker stores its answers in the response cache itself (SQLite in WAL mode takes several writers);
 - each worker counts its completed requests in shared memory, and the parent's progress bar adds them up;
 - a worker whose parent died (SIGKILL) stops within half a second, after storing what it had received;
-- when a worker stops on a fatal answer (bad key, unknown model) or a crash, the others are stopped too.
+- when a worker stops on a fatal answer (bad key, unknown model) or a crash, or the stage is interrupted, the
+  others are sent SIGTERM, on which they stop sending, store what they have received and exit.
 
 Workers are forked, after the jobs are built and before any thread of this stage's own starts, so they begin
 in milliseconds with everything imported (a spawned process would import ``openai`` again: 1.5 s). Fork is
@@ -30,6 +31,7 @@ import logging
 import math
 import multiprocessing
 import os
+import signal
 import sys
 import traceback
 from collections.abc import Coroutine, Sequence
@@ -109,8 +111,10 @@ async def _until_parent_dies(parent: int) -> None:
 
 
 async def _watched(send: Coroutine[Any, Any, RunStats], parent: int) -> RunStats:
-    """``send``, cancelled (its answers so far stored) if the parent process dies first."""
+    """``send``, cancelled if the parent process dies first or SIGTERM comes (the parent stopping its workers):
+    the answers received so far stay queued for the cache writer, which the caller closes."""
     sender = asyncio.ensure_future(send)
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, sender.cancel)
     watch = asyncio.ensure_future(_until_parent_dies(parent))
     await asyncio.wait([sender, watch], return_when=asyncio.FIRST_COMPLETED)
     if sender.done():
@@ -140,7 +144,7 @@ def _worker(
         results.send(("ok", stats))
     except FatalBackendError as exc:
         results.send(("fatal", str(exc)))
-    except ParentGone:
+    except (ParentGone, asyncio.CancelledError):  # orphaned, or stopped by the parent: nobody listens
         pass
     except BaseException:
         results.send(("error", traceback.format_exc()))
@@ -186,7 +190,7 @@ def send_from_processes(
     finally:
         for process, receiver in workers:
             if not finished:  # a worker failed, or this process was interrupted: stop the others now
-                process.terminate()
+                process.terminate()  # graceful: a worker stores what it has received, then exits
             process.join()
             receiver.close()
 
