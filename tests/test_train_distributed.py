@@ -1,4 +1,6 @@
-"""The README's multi-GPU launch, ``torchrun --nproc_per_node N stages/train.py``, run for real on the CPU.
+"""The documented multi-GPU launches, ``torchrun --nproc_per_node N stages/train.py`` (README) and
+``accelerate launch --multi_gpu --num_processes N stages/train.py`` (docs/train-evaluate.md), run for real on
+the CPU.
 
 No GPU here, so two processes train the tiny BERT with the gloo backend; the same code path (trainer wrapped
 in DistributedDataParallel, negatives gathered across processes, only the main process writing) is what NCCL
@@ -23,6 +25,7 @@ from lexqa.train import CACHE, MODEL_DIR, SUMMARY, run
 
 ROOT = Path(__file__).resolve().parents[1]
 TORCHRUN = Path(sys.executable).parent / "torchrun"
+ACCELERATE = Path(sys.executable).parent / "accelerate"
 DIMS = [HIDDEN, 32, 16]
 PAIRS, BATCH = 128, 16
 """Training pairs and per-process batch: 8 steps in one process, 4 in each of two."""
@@ -63,40 +66,39 @@ def _outputs(root: Path) -> list[str]:
     return sorted(p.relative_to(root).as_posix() for p in files if p.is_file())
 
 
-@pytest.mark.slow  # two Python processes importing torch and training: ~30 s on 2 idle cores
-def test_torchrun_two_processes_train_with_ddp_on_cpu(tmp_path):
+def _launch(command: list[str], project: Path) -> dict:
+    """Run a launcher command in ``project`` and check what a 2-process DDP run of the stage must leave."""
     from sentence_transformers import SentenceTransformer
 
-    model = build_tiny_model(tmp_path / "tiny")
-    ddp, single = tmp_path / "ddp", tmp_path / "single"
-    ddp.mkdir()
-    raw = _project(ddp, model)
-    # The README's command as written; the rendezvous port comes from torchrun's PET_MASTER_PORT variable so
-    # that two runs on one machine (xdist workers, other users) never meet on the default 29500.
+    # The rendezvous port is free and our own, so that two runs on one machine (xdist workers, other users)
+    # never meet on the default 29500: torchrun reads PET_MASTER_PORT, accelerate its --main_process_port.
     env = os.environ | OFFLINE | {"PET_MASTER_PORT": str(_free_port())}
-    done = subprocess.run(
-        [str(TORCHRUN), "--nproc_per_node", "2", str(ROOT / "stages/train.py")],
-        cwd=ddp,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=240,
-    )
+    done = subprocess.run(command, cwd=project, env=env, capture_output=True, text=True, timeout=240)
     assert done.returncode == 0, f"--- stdout\n{done.stdout}\n--- stderr\n{done.stderr[-6000:]}"
 
-    summary = json.loads((ddp / SUMMARY).read_text(encoding="utf-8"))
+    summary = json.loads((project / SUMMARY).read_text(encoding="utf-8"))
     assert summary["world_size"] == 2  # the trainer's own count: DDP took place, not two lone trainings
     assert summary["steps"] == PAIRS // (BATCH * 2)  # each process trained on its half of the batches
     assert summary["train_pairs"] == PAIRS and summary["best_checkpoint"] == f"checkpoint-{summary['steps']}"
     # Only the main process printed the summary and wrote the checkpoint (sentence-transformers' log line).
     assert done.stdout.count("== train ==") == 1
     assert done.stderr.count("Saving model checkpoint to") == 1
-    assert not list((ddp / CACHE).glob("*/checkpoint-*"))
+    assert not list((project / CACHE).glob("*/checkpoint-*"))
 
-    trained = SentenceTransformer(str(ddp / MODEL_DIR))
+    trained = SentenceTransformer(str(project / MODEL_DIR))
     assert trained.prompts == {"query": "query: ", "document": "passage: "}
     assert trained.encode_query(["bail"], truncate_dim=16).shape == (1, 16)
-    assert "Base vs fine-tuned" in (ddp / MODEL_DIR / "README.md").read_text(encoding="utf-8")
+    assert "Base vs fine-tuned" in (project / MODEL_DIR / "README.md").read_text(encoding="utf-8")
+    return summary
+
+
+@pytest.mark.slow  # two Python processes importing torch and training: ~30 s on 2 idle cores
+def test_torchrun_two_processes_train_with_ddp_on_cpu(tmp_path):
+    model = build_tiny_model(tmp_path / "tiny")
+    ddp, single = tmp_path / "ddp", tmp_path / "single"
+    ddp.mkdir()
+    raw = _project(ddp, model)
+    summary = _launch([str(TORCHRUN), "--nproc_per_node", "2", str(ROOT / "stages/train.py")], ddp)
 
     # The same stage in one process writes the same files and the same summary keys.
     single.mkdir()
@@ -105,3 +107,21 @@ def test_torchrun_two_processes_train_with_ddp_on_cpu(tmp_path):
     assert alone["world_size"] == 1 and alone["steps"] == 2 * summary["steps"]
     assert _outputs(ddp) == _outputs(single)
     assert set(summary) == set(alone)
+
+
+@pytest.mark.slow  # as above
+def test_accelerate_launch_multi_gpu_command_trains_with_ddp_on_cpu(tmp_path):
+    """docs/train-evaluate.md's ``accelerate launch --multi_gpu --num_processes N``: without CUDA, accelerate
+    starts the same two processes, and the stage trains with gloo."""
+    (tmp_path / "ddp").mkdir()
+    _project(tmp_path / "ddp", build_tiny_model(tmp_path / "tiny"))
+    port = str(_free_port())
+    command = [
+        "--multi_gpu",
+        "--num_processes",
+        "2",
+        "--main_process_port",
+        port,
+        str(ROOT / "stages/train.py"),
+    ]
+    _launch([str(ACCELERATE), "launch", *command], tmp_path / "ddp")
