@@ -2,9 +2,10 @@
 
 1. 2,000 chunks against ``tests/llm_server.py`` (its own process) answering after 100 ms, at concurrency 8,
    32 and 128, with ``generate.processes`` at its default (auto: one sending process per 64 in flight, at most
-   one per CPU), then at the highest concurrency from one process, the baseline. Against the ideal
-   N x latency / concurrency: the stage's wall time (prompts, requests, cache, table), and the sending phase
-   alone (``requests.seconds`` of its summary: from the first request to the last answer stored).
+   one per CPU), after an unreported warm-up run. 1a: at the highest concurrency, auto and one process (the
+   baseline) alternate for ``--rounds`` pairs, and the ratio of their median efficiencies is printed.
+   Against the ideal N x latency / concurrency: the stage's wall time (prompts, requests, cache, table), and
+   the sending phase alone (``requests.seconds`` of its summary: first request to last answer stored).
    Target: at least 90 % of ideal at concurrency 128. The CPU per request of the stage (its workers included)
    and of the server are printed with the ceiling they set together on this machine's cores
    (ideal / max(ideal, CPU s / cores)): client and server share the cores, so on a small machine the run is
@@ -31,6 +32,7 @@ import io
 import json
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -134,40 +136,61 @@ def params_for(url: str, cache: Path, concurrency: int, processes: int = 0):
     )
 
 
-def throughput(work: Path, n: int, latency: float, levels: list[int]) -> None:
+HEADER = (
+    f"   {'concurrency':>11} {'processes':>9} {'ideal s':>7} {'stage s':>7} {'efficiency':>10} {'sending s':>9} "
+    f"{'efficiency':>10} {'requests':>8} {'peak RSS +MB':>12} {'client CPU':>10} {'server CPU':>10} "
+    f"{'CPU ceiling':>11}\n   {'ms/req':>102} {'ms/req':>10}"
+)
+
+
+def stage_run(
+    url: str, server_pid: int, work: Path, n: int, latency: float, concurrency: int, processes: int
+) -> float:
+    """One run of the stage on a fresh cache, printed as a row; returns its efficiency (ideal / stage s)."""
+    run_dir = work / f"run-{time.monotonic_ns()}"
+    params = params_for(url, run_dir / "cache", concurrency, processes)
+    before, server_cpu = requests_seen(url), process_cpu_s(server_pid)
+    with peak_rss_growth() as mem:
+        start, cpu = time.perf_counter(), own_cpu_s()
+        with contextlib.redirect_stdout(io.StringIO()):  # the stage's summary: not a figure here
+            summary = generate.run(params, in_dir=work, out_dir=run_dir, metrics_dir=run_dir)
+        elapsed, cpu = time.perf_counter() - start, own_cpu_s() - cpu
+    server_cpu = process_cpu_s(server_pid) - server_cpu
+    sent = requests_seen(url) - before
+    requests = summary.extra["requests"]
+    ideal = n * latency / concurrency
+    ceiling = ideal / max(ideal, (cpu + server_cpu) / (os.cpu_count() or 1))
+    print(
+        f"   {concurrency:>11} {requests['processes']:>9} {ideal:>7.2f} {elapsed:>7.2f} "
+        f"{ideal / elapsed:>10.1%} {requests['seconds']:>9.2f} {ideal / requests['seconds']:>10.1%} "
+        f"{sent:>8,} {mem['mb']:>12.1f} {cpu / n * 1000:>10.2f} {server_cpu / n * 1000:>10.2f} {ceiling:>11.1%}"
+    )
+    return ideal / elapsed
+
+
+def throughput(work: Path, n: int, latency: float, levels: list[int], rounds: int) -> None:
     write_chunks(work / "chunks.parquet", n)
-    cpus = os.cpu_count() or 1
-    print(f"\n1. {n:,} chunks, server latency {latency * 1000:.0f} ms (server in its own process)")
-    print(
-        f"   {'concurrency':>11} {'processes':>9} {'ideal s':>7} {'stage s':>7} {'efficiency':>10} "
-        f"{'sending s':>9} {'efficiency':>10} {'requests':>8} {'peak RSS +MB':>12} {'client CPU':>10} "
-        f"{'server CPU':>10} {'CPU ceiling':>11}"
-    )
-    print(
-        f"   {'':>11} {'':>9} {'':>7} {'':>7} {'':>10} {'':>9} {'':>10} {'':>8} {'':>12} {'ms/req':>10} {'ms/req':>10}"
-    )
-    runs = [(c, 0) for c in levels] + [(max(levels), 1)]  # the last: one process, the baseline
+    top = max(levels)
     with server_process(latency) as (url, server_pid):
-        for concurrency, processes in runs:
-            params = params_for(url, work / f"cache-{concurrency}-{processes}", concurrency, processes)
-            before, server_cpu = requests_seen(url), process_cpu_s(server_pid)
-            with peak_rss_growth() as mem:
-                start, cpu = time.perf_counter(), own_cpu_s()
-                with contextlib.redirect_stdout(io.StringIO()):  # the stage's summary: not a figure here
-                    summary = generate.run(params, in_dir=work, out_dir=work, metrics_dir=work)
-                elapsed, cpu = time.perf_counter() - start, own_cpu_s() - cpu
-            server_cpu = process_cpu_s(server_pid) - server_cpu
-            sent = requests_seen(url) - before
-            requests = summary.extra["requests"]
-            ideal = n * latency / concurrency
-            ceiling = ideal / max(ideal, (cpu + server_cpu) / cpus)
-            print(
-                f"   {concurrency:>11} {requests['processes']:>9} {ideal:>7.2f} {elapsed:>7.2f} "
-                f"{ideal / elapsed:>10.1%} {requests['seconds']:>9.2f} {ideal / requests['seconds']:>10.1%} "
-                f"{sent:>8,} {mem['mb']:>12.1f} {cpu / n * 1000:>10.2f} {server_cpu / n * 1000:>10.2f} "
-                f"{ceiling:>11.1%}"
-            )
-        transports(url, params, work, latency, max(levels))
+        with contextlib.redirect_stdout(
+            io.StringIO()
+        ):  # warm-up (first connections, lazy imports): not shown
+            generate.run(params_for(url, work / "warm-up", top), in_dir=work, out_dir=work, metrics_dir=work)
+        print(f"\n1. {n:,} chunks, server latency {latency * 1000:.0f} ms (server in its own process)")
+        print(HEADER)
+        for concurrency in levels:
+            stage_run(url, server_pid, work, n, latency, concurrency, 0)
+        print(f"\n1a. concurrency {top}: processes auto vs 1 (the baseline), alternating, {rounds} rounds")
+        print(HEADER)
+        auto, single = [], []
+        for _ in range(rounds):
+            auto.append(stage_run(url, server_pid, work, n, latency, top, 0))
+            single.append(stage_run(url, server_pid, work, n, latency, top, 1))
+        print(
+            f"   median stage efficiency: auto {statistics.median(auto):.1%}, one process "
+            f"{statistics.median(single):.1%}; ratio {statistics.median(auto) / statistics.median(single):.2f}x"
+        )
+        transports(url, params_for(url, work / "transports", top), work, latency, top)
 
 
 def transports(url: str, params, work: Path, latency: float, concurrency: int) -> None:
@@ -272,6 +295,9 @@ def main() -> None:
     parser.add_argument("--chunks", type=int, default=2000)
     parser.add_argument("--latency", type=float, default=0.1)
     parser.add_argument("--concurrency", type=int, nargs="+", default=[8, 32, 128])
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="auto vs one-process pairs at the top concurrency"
+    )
     parser.add_argument("--cached-chunks", type=int, default=10_000)
     args = parse_args(
         parser,
@@ -280,13 +306,14 @@ def main() -> None:
         latency=0.02,
         concurrency=[8, 32],
         cached_chunks=500,
+        rounds=1,
     )
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     print(
         f"generate benchmark on {os.cpu_count()} CPUs (load average {load}), Python {sys.version.split()[0]}"
     )
     with tempfile.TemporaryDirectory(prefix="lexqa-bench-generate-") as tmp:
-        throughput(Path(tmp), args.chunks, args.latency, args.concurrency)
+        throughput(Path(tmp), args.chunks, args.latency, args.concurrency, args.rounds)
         cached_rerun(Path(tmp) / "cached", args.cached_chunks)
 
 
