@@ -22,7 +22,7 @@ import logging
 import os
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import polars as pl
 
@@ -74,25 +74,38 @@ def api_key(params: GenerateParams) -> str:
     return key
 
 
-def send(params: GenerateParams, jobs: list[Job], cache: ResponseCache) -> tuple[RunStats, int]:
-    """Send the jobs with the configured LLM backend; every outcome lands in the cache. Returns the run's
-    stats and the number of processes that sent (:mod:`.processes`)."""
+class Sent(NamedTuple):
+    """What :func:`send` did: the run's stats, how many processes sent, and for how long."""
+
+    stats: RunStats
+    processes: int
+    seconds: float
+
+
+def send(params: GenerateParams, jobs: list[Job], cache: ResponseCache) -> Sent:
+    """Send the jobs with the configured LLM backend; every outcome lands in the cache."""
+    # imported here: the client libraries cost 1.5 s of imports that ICT and fully cached runs never pay
     from lexqa.generate.batch import BatchBackend
     from lexqa.generate.chat import ChatBackend, FatalBackendError
     from lexqa.generate.processes import process_count, send_from_processes
 
     key = api_key(params)
     processes = process_count(params, len(jobs)) if params.backend == "openai" else 1
+    started = time.perf_counter()
     try:
         if processes > 1:
-            return send_from_processes(params, jobs, key, processes), processes
-        backend = (
-            BatchBackend(params, key, cache) if params.backend == "openai-batch" else ChatBackend(params, key)
-        )
-        with cache.writer() as writer:
-            return asyncio.run(backend.run(jobs, writer)), processes
+            stats = send_from_processes(params, jobs, key, processes)
+        else:
+            backend = (
+                BatchBackend(params, key, cache)
+                if params.backend == "openai-batch"
+                else ChatBackend(params, key)
+            )
+            with cache.writer() as writer:
+                stats = asyncio.run(backend.run(jobs, writer))
     except FatalBackendError as exc:
         raise ParamsError(str(exc)) from None
+    return Sent(stats, processes, time.perf_counter() - started)
 
 
 def llm_rows(params: GenerateParams, chunks: pl.DataFrame, summary: StageSummary) -> list[dict[str, Any]]:
@@ -108,9 +121,7 @@ def llm_rows(params: GenerateParams, chunks: pl.DataFrame, summary: StageSummary
             len(jobs) - len(pending),
             len(pending),
         )
-        started = time.perf_counter()
-        stats, processes = send(params, pending, cache) if pending else (RunStats(), 0)
-        sending_s = time.perf_counter() - started
+        stats, processes, sending_s = send(params, pending, cache) if pending else Sent(RunStats(), 0, 0.0)
         entries = cache.get_many(keys) if pending else cached
     rows = [
         row for job in jobs for row in question_rows(job, entries.get(job.key), params.backend, params.model)
