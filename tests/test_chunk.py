@@ -47,7 +47,7 @@ def docs_frame(*docs: dict) -> pl.DataFrame:
                 "url": None,
                 "origin": f"test/{i}",
                 "text": d["text"],
-                "meta": "{}",
+                "meta": d.get("meta", "{}"),
                 "sha256": "",
             }
         )
@@ -269,6 +269,9 @@ def test_text_without_markers_is_one_text_part(tok):
         ({"title": "Гражданский кодекс", "lang": "ru", "path": []}, "Гражданский кодекс > Статья 9"),
         ({"title": "Código Civil", "lang": "pt", "path": ["Livro I"]}, "Código Civil > Livro I > Artigo 9"),
         ({"title": "Kodeks cywilny", "lang": "pl", "path": []}, "Kodeks cywilny > Artykuł 9"),
+        ({"title": "BGB", "lang": "de", "meta": '{"article_word": "§"}'}, "BGB > § 9"),
+        ({"title": "BGB", "lang": "de", "meta": '{"article_word": "Artikel"}'}, "BGB > Artikel 9"),
+        ({"title": "BGB", "lang": "de"}, "BGB > Artikel 9"),  # no word from the source: the language's
         (
             {
                 "title": "Сыктывкарский городской суд, решение",

@@ -57,6 +57,7 @@ def test_german_paragraph_and_artikel_headings(tmp_path):
     assert list(docs) == ["GARTENGESETZ:12", "GARTENGESETZ:13", "GARTENGESETZ:14"]
     p12, a13, p14 = docs.values()
     assert p12.number == "12" and a13.number == "13" and p14.number == "14"
+    assert [d.meta["article_word"] for d in (p12, a13, p14)] == ["§", "Artikel", "§"]
     assert p12.text == (
         "Dieses Gesetz regelt die Nutzung gemeinschaftlicher Gärten.\n\nEs gilt nicht für private Gärten."
     )
@@ -71,6 +72,7 @@ def test_german_paragraph_and_artikel_headings(tmp_path):
 def test_words_are_matched_case_insensitively_and_as_whole_words(tmp_path):
     text = "# G\n\n### ARTIKEL 1\n\nEins.\n\n### Artikeln 2 und 3\n\nZwei.\n\n### artikel 4\n\nVier.\n"
     docs = [d for d in read_text(tmp_path, text, ["Artikel"]) if isinstance(d, Doc)]
+    assert {d.meta["article_word"] for d in docs} == {"Artikel"}  # spelt as in article_words, not as written
     assert [d.number for d in docs] == ["1", "4"]
     assert docs[0].text == "Eins."  # 'Artikeln 2 und 3' is a section heading, its text belongs to no article
 

@@ -28,6 +28,7 @@ every span is counted from the token offsets. The pure entry point works on fram
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -116,11 +117,11 @@ def chunk_documents(
     docs: pl.DataFrame, chunker: Chunker, desc: str = "chunk"
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Chunk a documents frame (of the :data:`lexqa.tables.DOCUMENTS` columns it needs doc_id, source, kind,
-    domain, lang, title, path, number, text); return (chunks, rejects) as :data:`CHUNKS` and :data:`REJECTS`
+    domain, lang, title, path, number, meta, text); return (chunks, rejects) as :data:`CHUNKS` and :data:`REJECTS`
     frames. A document that yields no chunk (empty text, or no token) becomes a ``no_chunks`` reject."""
     cols = {
         c: docs[c].to_list()
-        for c in ("doc_id", "source", "kind", "domain", "lang", "title", "path", "number")
+        for c in ("doc_id", "source", "kind", "domain", "lang", "title", "path", "number", "meta")
     }
     texts = [t or "" for t in docs["text"].to_list()]
     out: dict[str, list] = {c: [] for c in CHUNKS}
@@ -142,7 +143,8 @@ def chunk_documents(
             )
             continue
         style = "ruling" if kind in RULING_KINDS else "article"
-        ctx = context(style, cols["lang"][i], cols["title"][i], cols["path"][i], cols["number"][i])
+        word = json.loads(cols["meta"][i] or "{}").get("article_word") if style == "article" else None
+        ctx = context(style, cols["lang"][i], cols["title"][i], cols["path"][i], cols["number"][i], word)
         for ordinal, piece in enumerate(pieces):
             out["chunk_id"].append(f"{doc_id}#{ordinal}")
             out["doc_id"].append(doc_id)

@@ -30,7 +30,8 @@ ARTICLE_WORDS: dict[str, list[str]] = {
     "pl": ["Artykuł", "Art."],
 }
 """The words that open an article in each language's codes (``lexqa new-domain`` writes them as a markdown
-source's ``article_words``); the first one names the article in the breadcrumb (other languages: "Article")."""
+source's ``article_words``); the first one names the article in the breadcrumb when its source does not say which
+word opened it (other languages: "Article")."""
 ARTICLE_WORD = {lang: words[0] for lang, words in ARTICLE_WORDS.items()}
 CASE_WORD = {"ru": "дело №", "uk": "справа №", "fr": "affaire n°"}
 
@@ -41,8 +42,12 @@ def context(
     title: str | None,
     path: Sequence[str] | None,
     number: str | None,
+    article_word: str | None = None,
 ) -> str:
-    """``title > path... > Article N`` for codes, ``title, дело № N`` for rulings; empty pieces skipped."""
+    """``title > path... > Article N`` for codes, ``title, дело № N`` for rulings; empty pieces skipped.
+
+    ``article_word`` is the word that opened the article in its source (markdown's ``article_word`` meta, e.g.
+    ``§``); without it, the language's: ``context("article", "de", "BGB", [], "12", "§")`` ends ``§ 12``."""
     title = (title or "").strip()
     number = (number or "").strip()
     if style == "ruling":
@@ -54,6 +59,6 @@ def context(
         if section and (not crumbs or section != crumbs[-1]):
             crumbs.append(section)
     if number:
-        word = ARTICLE_WORD.get(lang or "", "Article")
+        word = article_word or ARTICLE_WORD.get(lang or "", "Article")
         crumbs.append(number if number.lower().startswith(word.lower()) else f"{word} {number}")
     return " > ".join(crumbs)

@@ -18,7 +18,9 @@ Accepted shapes (one code per ``*.md`` file, UTF-8 or an encoding charset-normal
 *Article words*: the source's ``article_words`` (default ``["Article"]``) are the words that open a unit,
 matched case-insensitively: with ``["Artikel", "§"]`` the headings ``### Artikel 13 - Titel``, ``### § 12`` and
 ``### §12`` open articles 13, 12 and 12. A word ending in a letter or digit must end there (``Articles 1 à 3``
-is not an article); one ending otherwise (``§``, ``Art.``) may be followed by the number directly.
+is not an article); one ending otherwise (``§``, ``Art.``) may be followed by the number directly. The word
+that opened a unit, spelt as in ``article_words``, is kept as ``article_word`` in meta: the chunk context
+names the unit with it (``§ 12``, not ``Artikel 12``).
 
 *Plain-line variant* (a file with no article heading at all, like LEGITEXT000006070666.md): a line
 standing alone between blank lines that reads ``Chapitre I : …``, ``Section 2 : …``, ``Paragraphe II : …``
@@ -157,11 +159,13 @@ def read_file(path: Path, article_words: Sequence[str] = ("Article",)) -> Iterat
     url = url if url and url.startswith(("http://", "https://")) else None
     extra = {k: _jsonable(v) for k, v in front.items() if k not in _FRONT_USED}
     counts = Counter(a.number for a in parsed.articles)
+    spelling = {w.lower(): w for w in article_words}
     seen: Counter[str] = Counter()
     for art in parsed.articles:
         seen[art.number] += 1
         suffix = f"~{seen[art.number]}" if seen[art.number] > 1 else ""
-        meta: dict[str, Any] = {**extra, "file_id": file_id, "line": art.line}
+        word = spelling.get(art.word.lower(), art.word)
+        meta: dict[str, Any] = {**extra, "file_id": file_id, "line": art.line, "article_word": word}
         if art.heading:
             meta["heading"] = art.heading
         if counts[art.number] > 1:
@@ -256,6 +260,7 @@ def _unit_patterns(words: tuple[str, ...]) -> tuple[re.Pattern[str], re.Pattern[
 
 @dataclass(slots=True)
 class _Article:
+    word: str
     number: str
     line: int
     path: tuple[str, ...]
@@ -336,7 +341,7 @@ class _Parser:
         if not number:
             self.out.unnumbered.append(f"line {lineno}: an '{word}' heading without a number")
             return None
-        art = _Article(number, lineno, tuple(s.title for s in self.stack), heading)
+        art = _Article(word, number, lineno, tuple(s.title for s in self.stack), heading)
         self.out.articles.append(art)
         return art
 
