@@ -117,12 +117,14 @@ def chunk_documents(
     docs: pl.DataFrame, chunker: Chunker, desc: str = "chunk"
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Chunk a documents frame (of the :data:`lexqa.tables.DOCUMENTS` columns it needs doc_id, source, kind,
-    domain, lang, title, path, number, meta, text); return (chunks, rejects) as :data:`CHUNKS` and :data:`REJECTS`
-    frames. A document that yields no chunk (empty text, or no token) becomes a ``no_chunks`` reject."""
+    domain, lang, title, path, number, text, and meta when there is one); return (chunks, rejects) as
+    :data:`CHUNKS` and :data:`REJECTS` frames. A document that yields no chunk (empty text, or no token)
+    becomes a ``no_chunks`` reject."""
     cols = {
         c: docs[c].to_list()
-        for c in ("doc_id", "source", "kind", "domain", "lang", "title", "path", "number", "meta")
+        for c in ("doc_id", "source", "kind", "domain", "lang", "title", "path", "number")
     }
+    metas = docs["meta"].to_list() if "meta" in docs.columns else [None] * docs.height
     texts = [t or "" for t in docs["text"].to_list()]
     out: dict[str, list] = {c: [] for c in CHUNKS}
     rejects = []
@@ -143,7 +145,7 @@ def chunk_documents(
             )
             continue
         style = "ruling" if kind in RULING_KINDS else "article"
-        word = json.loads(cols["meta"][i] or "{}").get("article_word") if style == "article" else None
+        word = json.loads(metas[i] or "{}").get("article_word") if style == "article" else None
         ctx = context(style, cols["lang"][i], cols["title"][i], cols["path"][i], cols["number"][i], word)
         for ordinal, piece in enumerate(pieces):
             out["chunk_id"].append(f"{doc_id}#{ordinal}")
