@@ -17,8 +17,11 @@ compress far better than the real dump, so the compressed size would say little 
 Each archive is read ``--repeat`` times, each time in a fresh subprocess pinned to one CPU, which consumes
 ``legi_xml.read`` and reports files/s (CPU time of the process, and wall time; the fastest run counts, as
 other load only slows) and its peak RSS (``VmHWM``) after imports and at the end: a flat peak across sizes
-shows the reader holds nothing across files. Légifrance JSON: the CRPA code (474 articles; or the bundled
-sample) read repeatedly, articles/s.
+shows the reader holds nothing across files. The same for the whole ``ingest`` stage (reader, checks,
+language detection, ``documents.parquet`` written in parts of ``BATCH_DOCS``), and, as the baseline, for
+``ingest.ingest()``, which collects every document in memory: the stage's peak should stay flat while the
+baseline's grows with the archive. Légifrance JSON: the CRPA code (474 articles; or the bundled sample) read
+repeatedly, articles/s.
 """
 
 from __future__ import annotations
@@ -61,7 +64,19 @@ path, mode = sys.argv[1], sys.argv[2]
 rss_import = peak_mb()
 wall, cpu = time.perf_counter(), time.process_time()
 docs = rejects = 0
-if mode == "read":
+if mode in ("stage", "in memory"):  # the ingest stage writing documents.parquet, or ingest() collecting it
+    import contextlib, io, tempfile
+    from lexqa import ingest
+    from lexqa.config import parse_params
+    source = {"name": "bench", "kind": "legi_xml", "path": path, "lang": "fr", "domain": "fr_codes"}
+    params = parse_params({"model": {"name_or_path": "unused-by-ingest"}, "sources": [source]})
+    with tempfile.TemporaryDirectory() as out, contextlib.redirect_stdout(io.StringIO()):
+        if mode == "stage":
+            summary = ingest.run(params, out_dir=out)
+        else:
+            summary = ingest.ingest(params)[2]
+    docs, rejects = summary.rows_out, summary.rows_in - summary.rows_out
+elif mode == "read":
     src = LegiXmlSource(name="bench", kind="legi_xml", path=path, lang="fr", domain="fr_codes")
     for item in legi_xml.read(src):
         if isinstance(item, legi_xml.Doc):
@@ -136,9 +151,10 @@ def measure(path: Path, mode: str, repeat: int) -> dict[str, float]:
             [sys.executable, "-c", CHILD, str(path), mode],
             capture_output=True,
             text=True,
-            check=True,
             env=env,
         )
+        if out.returncode:
+            raise SystemExit(f"the {mode} run failed:\n{out.stderr[-3000:]}")
         runs.append(json.loads(out.stdout))
     best = min(runs, key=lambda r: r["cpu_s"])
     return best | {"rss_peak_mb": max(r["rss_peak_mb"] for r in runs)}
@@ -185,17 +201,22 @@ def main() -> None:
         for i, gb in enumerate(sizes):
             archive = Path(tmp) / f"legi-{i}.tar.gz"
             built = build_archive(archive, int(gb * 1e9), files)
-            modes = ["read", "archive"] if i == 0 else ["read"]
+            modes = ["read", "archive", "stage", "in memory"] if i == 0 else ["read", "stage", "in memory"]
             for mode in modes:
                 m = measure(archive, mode, args.repeat)
-                label = f"legi_xml.read {gb:g} GB" if mode == "read" else "  tar+gzip only"
+                label = {
+                    "read": f"legi_xml.read {gb:g} GB",
+                    "archive": "  tar+gzip only",
+                    "stage": "  ingest stage",
+                    "in memory": "  ingest() in memory",
+                }[mode]
                 print(
                     f"{label:<22}{built['files']:>10,}{built['xml_mb']:>9.1f}{built['gz_mb']:>8.1f}"
                     f"{built['files'] / m['cpu_s']:>13,.0f}"
                     f"{built['files'] / m['wall_s']:>14,.0f}{built['xml_mb'] / m['cpu_s']:>10.1f}"
                     f"{m['rss_import_mb']:>10.0f}MB{m['rss_peak_mb']:>8.0f}MB"
                 )
-                if mode == "read":
+                if mode != "archive":
                     assert m["docs"] == built["files"] and m["rejects"] == 0, m
             archive.unlink()
 

@@ -120,10 +120,12 @@ def test_transient_faults_are_retried_and_nothing_is_lost(tmp_path: Path, server
     assert time.perf_counter() - start >= 0.3  # the retry-after was honoured
     assert_every_chunk_accounted(questions, 20)
     assert (questions["status"] == "ok").all()
-    assert server.chat_requests == 20 + 7
     assert server.statuses[429] == 2 and server.statuses[500] == 2
     summary = json.loads((tmp_path / "generate_summary.json").read_text())
-    assert summary["requests"]["retries"] == 7 and summary["requests"]["sent"] == 27
+    # 7 faults, 7 retries; a loaded machine may time out one more request past the 0.5 s timeout
+    retries = summary["requests"]["retries"]
+    assert 7 <= retries <= 9 and summary["requests"]["sent"] == 20 + retries
+    assert 20 + 7 <= server.chat_requests <= 20 + retries
 
 
 def test_content_faults_are_recorded_failures_retried_next_run(tmp_path: Path, server: LLMServer) -> None:

@@ -155,6 +155,24 @@ def test_summary_counts_add_up(outputs):
     assert summary["elapsed_s"] >= 0
 
 
+def test_documents_are_checked_and_written_in_parts(tmp_path, monkeypatch, outputs):
+    """With parts of 2 documents, the stage writes the same table, rejects and counts as in one part."""
+    import pyarrow.parquet as pq
+
+    import lexqa.ingest
+
+    monkeypatch.setattr(lexqa.ingest, "BATCH_DOCS", 2)
+    summary = run(make_params(outputs / "raw"), tmp_path / "out")
+    one_part = read_table(outputs / "out" / "documents.parquet", DOCUMENTS)
+    assert read_table(tmp_path / "out" / "documents.parquet", DOCUMENTS).equals(one_part)
+    assert pq.ParquetFile(tmp_path / "out" / "documents.parquet").num_row_groups >= 2
+    rejects = read_table(tmp_path / "out" / "ingest_rejects.parquet", REJECTS)
+    assert Counter(rejects["reason"]) == Counter(
+        read_table(outputs / "out" / "ingest_rejects.parquet", REJECTS)["reason"]
+    )
+    assert summary.rows_out == 4 and summary.extra["documents_by_source"] == {"codes": 2, "faq": 2}
+
+
 def test_rejects_table_is_written_even_when_empty(tmp_path):
     (tmp_path / "codes").mkdir()
     (tmp_path / "codes" / "A.md").write_text(CODE.split("##### Article 2")[0], encoding="utf-8")

@@ -12,6 +12,7 @@ from lexqa.tables import (
     CHUNKS,
     DOCUMENTS,
     REJECTS,
+    TableWriter,
     atomic_path,
     check_schema,
     empty,
@@ -136,3 +137,35 @@ def test_write_jsonl_failure_keeps_previous_file(tmp_path):
     with pytest.raises(RuntimeError):
         write_jsonl(rows(), path)
     assert path.read_text(encoding="utf-8") == '{"a": 1}\n' and leftovers(tmp_path) == []
+
+
+def test_table_writer_writes_parts_as_row_groups_of_one_file(tmp_path):
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "rejects.parquet"
+    parts = [frame([REJECT_ROW | {"origin": f"{k}.{i}"} for i in range(3)], REJECTS) for k in range(4)]
+    with TableWriter(path, REJECTS) as writer:
+        assert not path.exists()  # nothing at the final path before the block ends
+        for part in parts:
+            writer.write(part)
+    assert writer.rows == 12 and pq.ParquetFile(path).num_row_groups == 4
+    assert read_table(path, REJECTS).equals(pl.concat(parts))
+    assert leftovers(tmp_path) == []
+
+
+def test_table_writer_with_no_part_writes_an_empty_table(tmp_path):
+    with TableWriter(tmp_path / "empty.parquet", REJECTS):
+        pass
+    assert read_table(tmp_path / "empty.parquet", REJECTS).height == 0
+
+
+def test_table_writer_failing_mid_way_keeps_the_previous_file(tmp_path):
+    path = tmp_path / "rejects.parquet"
+    write_table(frame([REJECT_ROW], REJECTS), path, REJECTS)
+    with pytest.raises(RuntimeError, match="reader failed"), TableWriter(path, REJECTS) as writer:
+        writer.write(frame([REJECT_ROW | {"origin": "new"}] * 5, REJECTS))
+        raise RuntimeError("reader failed")
+    assert read_table(path, REJECTS)["origin"].to_list() == ["a.md"]
+    with pytest.raises(ValueError, match="columns"), TableWriter(path, REJECTS) as writer:
+        writer.write(pl.DataFrame({"origin": ["x"]}))
+    assert read_table(path, REJECTS).height == 1 and leftovers(tmp_path) == []

@@ -167,6 +167,51 @@ def write_table(df: pl.DataFrame, path: str | Path, schema: Schema | None = None
     return Path(path)
 
 
+class TableWriter:
+    """Write a parquet table part by part, for stages whose output should not be held in memory whole.
+
+    Each part is checked against ``schema`` and becomes a row group; the file appears at ``path`` (fsynced,
+    renamed over the old one, like :func:`write_table`) only when the block ends without an error, and holds an
+    empty table of the schema when no part was written::
+
+        with TableWriter("data/processed/documents.parquet", DOCUMENTS) as writer:
+            for part in parts:
+                writer.write(part)
+        writer.rows      # rows written
+    """
+
+    def __init__(self, path: str | Path, schema: Schema) -> None:
+        self.path, self.schema, self.rows = Path(path), schema, 0
+        self._atomic = atomic_path(self.path)
+        self._tmp: Path | None = None
+        self._writer: Any = None
+
+    def __enter__(self) -> TableWriter:
+        self._tmp = self._atomic.__enter__()
+        return self
+
+    def write(self, part: pl.DataFrame) -> None:
+        check_schema(part, self.schema, self.path.name)
+        table = part.to_arrow()
+        if self._writer is None:
+            import pyarrow.parquet as pq
+
+            self._writer = pq.ParquetWriter(self._tmp, table.schema, compression="zstd")
+        self._writer.write_table(table)
+        self.rows += part.height
+
+    def __exit__(self, *exc: Any) -> None:
+        try:
+            if self._writer is not None:
+                self._writer.close()
+            elif exc[0] is None:
+                empty(self.schema).write_parquet(self._tmp, compression="zstd", statistics=True)
+        except BaseException as failure:  # never rename a file that was not finished
+            self._atomic.__exit__(type(failure), failure, failure.__traceback__)
+            raise
+        self._atomic.__exit__(*exc)
+
+
 def write_text(text: str, path: str | Path) -> Path:
     """Write a text file atomically (UTF-8)."""
     with atomic_path(path) as tmp:

@@ -3,7 +3,8 @@
 Each source in params.yaml names a ``kind``; the module of the same name in this package reads it
 (``lexqa.ingest.legi_xml``, ``.legifrance_json``, ``.markdown``, ``.sudrf_html``, ``.arbitr_pdf``, ``.text``,
 ``.tabular``). This module runs the readers, rejects empty documents, duplicates and documents not in their
-source's language, and writes both tables atomically::
+source's language, and writes both tables atomically. The documents are read, checked and written in parts of
+:data:`BATCH_DOCS`, so the documents' text is never held whole (the reject rows and the set of document ids are)::
 
     >>> from lexqa.config import load_params
     >>> from lexqa.ingest import ingest
@@ -16,6 +17,7 @@ import hashlib
 import importlib
 import json
 import logging
+from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -25,7 +27,7 @@ from lexqa.config import Params, SourceBase
 from lexqa.ingest.records import Doc, Reject
 from lexqa.lang import LanguageDetector
 from lexqa.summary import StageSummary, progress
-from lexqa.tables import DOCUMENTS, REJECTS, frame, write_table
+from lexqa.tables import DOCUMENTS, REJECTS, TableWriter, frame, write_table
 
 log = logging.getLogger("lexqa.ingest")
 
@@ -68,13 +70,19 @@ def _doc_row(source: SourceBase, doc: Doc) -> dict[str, object]:
     }
 
 
-def ingest(params: Params) -> tuple[pl.DataFrame, pl.DataFrame, StageSummary]:
-    """Read every source; return (documents, rejects, summary) without writing anything."""
-    summary = StageSummary("ingest")
-    docs: list[dict[str, object]] = []
-    rejects: list[dict[str, str | None]] = []
-    seen: dict[str, str] = {}
-    per_source: dict[str, int] = {}
+BATCH_DOCS = 2_000
+"""Documents per part: language detection runs on a part, which becomes a row group of documents.parquet."""
+
+
+def documents(
+    params: Params, summary: StageSummary, rejects: list[dict[str, str | None]]
+) -> Iterator[pl.DataFrame]:
+    """Read every source; yield the kept documents in parts of at most :data:`BATCH_DOCS`, so that no more than
+    one part is held in memory. Reject rows are appended to ``rejects``; ``summary`` counts everything."""
+    seen: set[str] = set()  # ids only, not origins: memory per document read stays small
+    kept_by_source: Counter[str] = Counter()
+    detector = LanguageDetector(s.lang for s in params.sources) if params.ingest.detect_language else None
+    sources = {s.name: s for s in params.sources}
 
     def reject(source: SourceBase, rej: Reject) -> None:
         rejects.append(_reject_row(source, rej))
@@ -82,9 +90,16 @@ def ingest(params: Params) -> tuple[pl.DataFrame, pl.DataFrame, StageSummary]:
         if rej.warn:
             log.warning("%s: %s — %s", rej.origin, rej.reason, rej.detail)
 
+    def part(docs: list[dict[str, object]]) -> pl.DataFrame:
+        _detect_languages(params, detector, sources, docs, reject)
+        kept = [d for d in docs if d["lang"] is not None]
+        summary.rows_out += len(kept)
+        kept_by_source.update(str(d["source"]) for d in kept)
+        return frame(kept, DOCUMENTS)
+
+    batch: list[dict[str, object]] = []
     for source in params.sources:
         read = reader_for(source.kind)
-        start = len(docs)
         for item in progress(read(source), desc=f"ingest {source.name}", unit="doc"):
             summary.rows_in += 1
             if isinstance(item, Reject):
@@ -96,31 +111,43 @@ def ingest(params: Params) -> tuple[pl.DataFrame, pl.DataFrame, StageSummary]:
                 continue
             doc_id = str(row["doc_id"])
             if doc_id in seen:
-                rej = Reject(item.origin, "duplicate_doc_id", f"{doc_id} already read from {seen[doc_id]}")
+                rej = Reject(
+                    item.origin, "duplicate_doc_id", f"{doc_id} already read (its origin: documents.parquet)"
+                )
                 reject(source, rej)
                 rejects[-1]["duplicate_of"] = doc_id
                 continue
-            seen[doc_id] = item.origin
-            docs.append(row)
-        per_source[source.name] = len(docs) - start
-
-    _detect_languages(params, docs, reject)
-    kept = [d for d in docs if d["lang"] is not None]
-    summary.rows_out = len(kept)
-    summary.extra["documents_by_source"] = {
-        s.name: sum(1 for d in kept if d["source"] == s.name) for s in params.sources
-    }
-    return frame(kept, DOCUMENTS), frame(rejects, REJECTS), summary
+            seen.add(doc_id)
+            batch.append(row)
+            if len(batch) >= BATCH_DOCS:
+                yield part(batch)
+                batch = []
+    if batch:
+        yield part(batch)
+    summary.extra["documents_by_source"] = {s.name: kept_by_source[s.name] for s in params.sources}
 
 
-def _detect_languages(params: Params, docs: list[dict[str, object]], reject: Callable) -> None:
+def ingest(params: Params) -> tuple[pl.DataFrame, pl.DataFrame, StageSummary]:
+    """Read every source; return (documents, rejects, summary) in memory, without writing anything."""
+    summary = StageSummary("ingest")
+    rejects: list[dict[str, str | None]] = []
+    parts = list(documents(params, summary, rejects))
+    docs = pl.concat(parts) if parts else frame([], DOCUMENTS)
+    return docs, frame(rejects, REJECTS), summary
+
+
+def _detect_languages(
+    params: Params,
+    detector: LanguageDetector | None,
+    sources: dict[str, SourceBase],
+    docs: list[dict[str, object]],
+    reject: Callable,
+) -> None:
     """Set ``lang`` on each document, or leave it None after rejecting a document not in its source's language."""
-    sources = {s.name: s for s in params.sources}
-    if not params.ingest.detect_language:
+    if detector is None:
         for d in docs:
             d["lang"] = sources[str(d["source"])].lang
         return
-    detector = LanguageDetector(s.lang for s in params.sources)
     results = detector.detect_many([str(d["text"]) for d in docs])
     for d, (lang, conf) in zip(docs, results, strict=True):
         source = sources[str(d["source"])]
@@ -135,8 +162,11 @@ def _detect_languages(params: Params, docs: list[dict[str, object]], reject: Cal
 def run(params: Params, out_dir: str | Path = "data/processed") -> StageSummary:
     """Run the stage: write documents.parquet, ingest_rejects.parquet and ingest_summary.json in ``out_dir``."""
     out = Path(out_dir)
-    docs, rejects, summary = ingest(params)
-    write_table(docs, out / "documents.parquet", DOCUMENTS)
-    write_table(rejects, out / "ingest_rejects.parquet", REJECTS)
+    summary = StageSummary("ingest")
+    rejects: list[dict[str, str | None]] = []
+    with TableWriter(out / "documents.parquet", DOCUMENTS) as writer:
+        for part in documents(params, summary, rejects):
+            writer.write(part)
+    write_table(frame(rejects, REJECTS), out / "ingest_rejects.parquet", REJECTS)
     summary.finish(out / "ingest_summary.json")
     return summary
