@@ -111,9 +111,8 @@ def documents(
                 continue
             doc_id = str(row["doc_id"])
             if doc_id in seen:
-                rej = Reject(
-                    item.origin, "duplicate_doc_id", f"{doc_id} already read (its origin: documents.parquet)"
-                )
+                detail = f"{doc_id} read earlier in this run (the first copy's row gives its origin)"
+                rej = Reject(item.origin, "duplicate_doc_id", detail)
                 reject(source, rej)
                 rejects[-1]["duplicate_of"] = doc_id
                 continue
