@@ -25,9 +25,11 @@ Rejects (reason codes), the run going on after each:
   ``code_not_selected`` (``codes`` filter; decided from the dump's ``.../LEGITEXT…/`` folder before parsing
   when the path tells, else from ``CONTEXTE/TEXTE/@cid``), ``not_in_force``, ``not_valid_at_date``;
 - bad input, logged: ``malformed_xml``; ``malformed_article`` (an ARTICLE without its id);
-  ``unsafe_xml`` (a DOCTYPE declaring entities, e.g. an external entity or a billion-laughs bomb: LEGI files
-  never declare any, so the file is rejected; nothing is expanded or fetched either way, since the parser
-  never resolves entities, loads a DTD or touches the network); ``no_article_number``; ``not_a_regular_file``
+  ``unsafe_xml`` (a DOCTYPE that names an external DTD (``SYSTEM``/``PUBLIC``) or declares entities, general
+  or parameter, e.g. an external entity or a billion-laughs bomb: LEGI files never do, so the file is
+  rejected; nothing is expanded, opened or fetched either way: the parser never resolves entities or touches
+  the network, and its resolver refuses every external resource, a path, a device or a FIFO, before
+  libxml2 opens it; the detail never repeats what the file names); ``no_article_number``; ``not_a_regular_file``
   (a link or device in an archive); ``unreadable`` (an I/O error); ``bad_archive`` (not a tar archive);
   ``truncated_archive`` (cut or damaged part way: the documents read before the damage are kept, and the
   archive gets one reject).
@@ -69,10 +71,25 @@ _CODE_IN_PATH = re.compile(r"(?:^|/)(LEGITEXT\d{12})/")
 _local = threading.local()
 
 
+class _ExternalRefused(Exception):
+    """Raised by :class:`_RefuseAll` when a document asks for an external DTD or entity."""
+
+
+class _RefuseAll(etree.Resolver):
+    """A resolver that refuses every external resource. ``load_dtd=False`` does not stop libxml2 from opening
+    the external subset named by ``<!DOCTYPE x SYSTEM "...">`` or an external parameter entity (``%p;``): a
+    FIFO or ``/dev/stdin`` there would block the stage, and a local file's name would reach the error message.
+    lxml asks its resolvers before libxml2 opens anything, so raising here means nothing is ever opened."""
+
+    def resolve(self, system_url, public_id, context):  # lxml's signature; nothing is looked at
+        raise _ExternalRefused
+
+
 def _parser() -> etree.XMLParser:
     """This thread's XML parser, safe for untrusted input: no entity resolution, no DTD, no network access,
-    libxml2's size and depth limits (``huge_tree=False``) and its entity-amplification guard. No table of
-    ``xml:id`` values is built (``collect_ids=False``): nothing looks elements up by id."""
+    a resolver that refuses every external resource (:class:`_RefuseAll`), libxml2's size and depth limits
+    (``huge_tree=False``) and its entity-amplification guard. No table of ``xml:id`` values is built
+    (``collect_ids=False``): nothing looks elements up by id."""
     parser = getattr(_local, "parser", None)
     if parser is None:
         parser = _local.parser = etree.XMLParser(
@@ -83,12 +100,23 @@ def _parser() -> etree.XMLParser:
             huge_tree=False,
             collect_ids=False,
         )
+        parser.resolvers.add(_RefuseAll())
     return parser
 
 
-def _declares_entities(root: etree._Element) -> bool:
-    dtd = root.getroottree().docinfo.internalDTD
-    return dtd is not None and any(True for _ in dtd.iterentities())
+_UNSAFE_EXTERNAL = "the DOCTYPE names an external DTD or entity (never in LEGI); nothing was opened"
+_UNSAFE_ENTITIES = "the DOCTYPE declares entities (never in LEGI); nothing was expanded"
+
+
+def _unsafe_doctype(root: etree._Element) -> str | None:
+    """Why the document's DOCTYPE is refused, if it is: an external identifier, or any entity declaration."""
+    docinfo = root.getroottree().docinfo
+    if docinfo.system_url or docinfo.public_id:
+        return _UNSAFE_EXTERNAL
+    dtd = docinfo.internalDTD
+    if dtd is not None and any(True for _ in dtd.iterentities()):
+        return _UNSAFE_ENTITIES
+    return None
 
 
 def _pick(titles: list[etree._Element], as_of: str | None) -> str:
@@ -149,12 +177,14 @@ def parse_article(
     """
     try:
         root = etree.fromstring(data, _parser())
+    except _ExternalRefused:
+        return Reject(origin, "unsafe_xml", _UNSAFE_EXTERNAL)
     except etree.XMLSyntaxError as exc:
         if b"<!ENTITY" in data:
-            return Reject(origin, "unsafe_xml", f"declares XML entities, not expanded: {exc}")
+            return Reject(origin, "unsafe_xml", f"{_UNSAFE_ENTITIES}, and it is not well-formed XML")
         return Reject(origin, "malformed_xml", str(exc))
-    if b"<!DOCTYPE" in data and _declares_entities(root):
-        return Reject(origin, "unsafe_xml", "DOCTYPE declares entities (never in LEGI); not expanded")
+    if unsafe := _unsafe_doctype(root):
+        return Reject(origin, "unsafe_xml", unsafe)
     if root.tag != "ARTICLE":
         return Reject(origin, "not_an_article", f"root element {root.tag}", warn=False)
 
