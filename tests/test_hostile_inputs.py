@@ -7,7 +7,12 @@ FIFO is opened for writing once, which releases the blocked reader, and the test
 
 from __future__ import annotations
 
+import json
 import os
+import resource
+import subprocess
+import sys
+import textwrap
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -15,8 +20,8 @@ from typing import Any
 
 import pytest
 
-from lexqa.config import LegiXmlSource, SudrfHtmlSource
-from lexqa.ingest import legi_xml, sudrf_html
+from lexqa.config import LegiXmlSource, SudrfHtmlSource, TabularSource
+from lexqa.ingest import legi_xml, legifrance_json, markdown, sudrf_html, tabular
 from lexqa.ingest.records import Doc, Reject
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -54,6 +59,25 @@ def finishes(fn: Callable[[], Any], release: Path | None = None) -> Any:
     if "error" in box:
         raise box["error"]
     return box["result"]
+
+
+def bounded(code: str, memory_mb: int = 2048, timeout_s: float = 60) -> Any:
+    """Run ``code`` (which prints one JSON value last) in a fresh interpreter limited to ``memory_mb`` of address
+    space and ``timeout_s``: a case that would exhaust the machine without its fix fails the test instead."""
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (memory_mb << 20, memory_mb << 20))
+
+    proc = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+        preexec_fn=limit,
+        env={**os.environ, "PYTHONPATH": str(ROOT / "src")},
+    )
+    assert proc.returncode == 0, f"exit {proc.returncode}:\n{proc.stderr[-3000:]}"
+    return json.loads(proc.stdout.splitlines()[-1])
 
 
 def items_of(reader: Callable[[Any], Any], source: Any) -> tuple[list[Doc], list[Reject]]:
@@ -157,3 +181,137 @@ def test_pdf_naming_an_external_file_is_read_without_opening_it(tmp_path, fifo):
     path.write_bytes(hostile_pdf(fifo))
     result = finishes(lambda: read_pdf(path), release=fifo)
     assert isinstance(result, Reject) and result.reason == "no_text_layer", result
+
+
+# --------------------------------------------------------------------------------------------- 1. YAML, JSON
+BOMB = """---
+a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]
+b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]
+c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]
+d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]
+e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]
+f: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]
+title: &g [*f,*f,*f,*f,*f,*f,*f,*f,*f]
+---
+"""
+BODY = "# Code d'essai\n\n## Article 1\n\nTexte d'essai de l'article premier, assez long pour être lu.\n"
+FRONT_MATTERS = {  # name: (front matter, the limit the detail must name)
+    "alias bomb": (BOMB, "max_nodes"),
+    "deep nesting": ("---\nx: " + "[" * 5_000 + "]" * 5_000 + "\n---\n", "max_depth"),
+    "deep mapping": ("---\n" + "".join("  " * i + f"k{i}:\n" for i in range(40)) + "---\n", "max_depth"),
+    "huge scalar": ("---\ntitle: " + "x" * 10_000 + "\n---\n", "max_scalar_chars"),
+    "huge front matter": (
+        "---\n" + "".join(f"key{i}: value {i}\n" for i in range(2_000)) + "---\n",
+        "max_chars",
+    ),
+    "recursive alias": ("---\ntags: &t [loi, *t]\n---\n", "recursive"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(FRONT_MATTERS))
+def test_hostile_front_matter_is_a_reject_naming_the_limit_and_other_files_are_read(tmp_path, case):
+    front, limit = FRONT_MATTERS[case]
+    (tmp_path / "a_hostile.md").write_text(front + BODY, encoding="utf-8")
+    (tmp_path / "b_good.md").write_text("---\ntitle: Bon\n---\n" + BODY, encoding="utf-8")
+    # In a child process with 2 GB of address space: before the fix the bomb took 22 GB, the recursive alias
+    # crashed the stage's JSON encoder, and the others were read as documents.
+    result = bounded(
+        f"""
+        import json, time
+        from pathlib import Path
+        from lexqa.config import MarkdownSource
+        from lexqa.ingest import markdown
+        from lexqa.ingest.records import Reject
+        src = MarkdownSource(name="md", kind="markdown", path=Path({str(tmp_path)!r}), lang="fr", domain="d")
+        start = time.perf_counter()
+        items = list(markdown.read(src))
+        seconds = time.perf_counter() - start
+        for item in items:
+            if not isinstance(item, Reject):
+                json.dumps(item.meta, default=str), str(item.title)  # what the stage does with them
+        rows = [
+            [Path(i.origin).name, *((i.reason, i.detail) if isinstance(i, Reject) else ("doc", i.title))]
+            for i in items
+        ]
+        print(json.dumps({{"seconds": seconds, "items": rows}}))
+        """
+    )
+    assert result["seconds"] < 5
+    (name, reason, detail), *rest = result["items"]
+    assert (name, reason) == ("a_hostile.md", "bad_front_matter") and limit in detail, detail
+    assert rest == [["b_good.md", "doc", "Bon"]]
+
+
+def test_front_matter_nested_past_libyaml_composer_is_refused_without_a_crash(tmp_path):
+    # 100,000 nested '[' crashed libyaml's composer with a segmentation fault, killing the stage.
+    (tmp_path / "deep.md").write_text("---\nx: " + "[" * 100_000 + "]" * 100_000 + "\n---\n" + BODY)
+    result = bounded(
+        f"""
+        import json
+        from pathlib import Path
+        from lexqa.ingest.markdown import read_file
+        print(json.dumps([[i.reason, i.detail] for i in read_file(Path({str(tmp_path / "deep.md")!r}))]))
+        """
+    )
+    assert result[0][0] == "bad_front_matter" and "max_chars" in result[0][1]
+
+
+def test_front_matter_within_the_limits_is_read_as_before(tmp_path):
+    front = "---\ntitle: &t Code civil\nidentifier: LEGITEXT000006070721\nalso: *t\nlast_updated: 2026-04-03\n---\n"
+    (tmp_path / "c.md").write_text(front + BODY, encoding="utf-8")
+    (doc,) = markdown.read_file(tmp_path / "c.md")
+    assert (doc.title, doc.native_id, doc.date, doc.meta["also"]) == (
+        "Code civil",
+        "LEGITEXT000006070721:1",
+        "2026-04-03",
+        "Code civil",
+    )
+
+
+def tabular_source(path: Path) -> TabularSource:
+    return TabularSource(name="t", kind="tabular", path=path, lang="fr", domain="d", title_column=None)
+
+
+def test_jsonl_lines_python_cannot_read_are_rejected_alone(tmp_path):
+    lines = [
+        json.dumps({"id": "a", "text": "Un premier texte d'essai assez long."}),
+        "[" * 100_000 + "]" * 100_000,  # deeper than the interpreter's stack: RecursionError
+        '{"id": "b", "n": ' + "1" * 5_000 + ', "text": "trop de chiffres"}',  # over Python's 4,300 digits
+        json.dumps({"id": "c", "text": "Un dernier texte d'essai assez long."}),
+    ]
+    (tmp_path / "rows.jsonl").write_text("\n".join(lines) + "\n")
+    docs, rejects = items_of(tabular.read, tabular_source(tmp_path / "rows.jsonl"))
+    assert [d.native_id for d in docs] == ["a", "c"]
+    assert [(Path(r.origin).name, r.reason, r.detail.split(":")[0]) for r in rejects] == [
+        ("rows.jsonl:2", "malformed_row", "line 2"),
+        ("rows.jsonl:3", "malformed_row", "line 3"),
+    ]
+
+
+def test_json_array_nested_past_the_stack_is_a_malformed_file(tmp_path):
+    (tmp_path / "rows.json").write_text("[" * 100_000 + "]" * 100_000)
+    docs, rejects = items_of(tabular.read, tabular_source(tmp_path / "rows.json"))
+    assert not docs and [r.reason for r in rejects] == ["malformed_file"]
+
+
+def test_legifrance_json_with_a_number_python_cannot_read_is_malformed_json():
+    raw = b'{"type": "code", "data": {"title": "C", "n": ' + b"7" * 5_000 + b'}, "children": []}'
+    (reject,) = legifrance_json.read_code(raw, "code.json")
+    assert reject.reason == "malformed_json" and "4300" in reject.detail
+
+
+def test_deep_legifrance_json_is_read_or_rejected_never_raised():
+    # Holds without a change (json's own depth check raises RecursionError, which the reader catches): a guard.
+    article = (
+        '{"type": "article", "data": {"id": "LEGIARTI1", "num": "1", "etat": "VIGUEUR", "texte": "abc"}}'
+    )
+    for depth in (400, 2_000):
+        raw = '{"type": "code", "data": {"title": "C"}, "children": ['
+        raw += (
+            '{"type": "section", "data": {"title": "t"}, "children": [' * depth
+            + article
+            + "]}" * depth
+            + "]}"
+        )
+        items = list(legifrance_json.read_code(raw.encode(), "code.json"))
+        assert [type(i).__name__ for i in items] == (["Doc"] if depth == 400 else ["Reject"])

@@ -129,8 +129,11 @@ def read_code(raw: bytes, origin: str, as_of: dt.date | None = None) -> Iterator
     """Documents and rejects of one code file's bytes."""
     try:
         tree = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
-        yield Reject(origin, "malformed_json", str(exc))
+    except (
+        ValueError,
+        RecursionError,
+    ) as exc:  # not JSON, not UTF-8, a 5,000-digit number, nesting past the stack
+        yield Reject(origin, "malformed_json", f"{type(exc).__name__}: {exc}")
         return
     if not isinstance(tree, dict) or tree.get("type") != "code" or not isinstance(tree.get("data"), dict):
         kind = tree.get("type") if isinstance(tree, dict) else type(tree).__name__

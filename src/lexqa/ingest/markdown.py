@@ -51,9 +51,12 @@ Identifiers and rejects:
   ``occurrences`` in meta.
 - ``Article`` with no number → ``Reject("no_article_number")`` for that unit; a file without any article →
   ``Reject("no_articles")`` (its detail names the ``article_words`` param, the fix for a corpus in another
-  language); front matter that is not valid YAML, not a mapping, or never closed →
-  ``Reject("bad_front_matter")`` for the whole file (no best effort: the identifier that builds every doc
-  id would be guessed); NUL bytes or no recognisable encoding → ``Reject("binary_content")``.
+  language); front matter that is not valid YAML, not a mapping, never closed, or over one of the bounds of
+  :mod:`lexqa.ingest.bounded_yaml` (16 KiB of text, 10 levels of nesting, 4,096 characters per scalar, 2,000
+  nodes and 64 Ki characters once aliases are expanded: an alias bomb or a recursive alias is refused before
+  anything is built) → ``Reject("bad_front_matter")`` for the whole file, its detail naming the limit (no best
+  effort: the identifier that builds every doc id would be guessed); NUL bytes or no recognisable encoding →
+  ``Reject("binary_content")``.
 - ``README.md`` files describe a folder and are skipped.
 
     >>> from lexqa.config import MarkdownSource
@@ -76,15 +79,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
 from charset_normalizer import from_bytes
 
 from lexqa.config import MarkdownSource
+from lexqa.ingest.bounded_yaml import YamlError, YamlLimitError, load_bounded
 from lexqa.ingest.records import Doc, Reject, iter_files
 
 log = logging.getLogger("lexqa.ingest.markdown")
-
-_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 _HEADING = re.compile(r"^(#{1,6})[ \t]+(.*?)(?:[ \t]+#+)?[ \t]*$")
 _NUMBER_TAIL = re.compile(r"\s+[:–—-]\s+")  # "Article 12 - Intitulé": the number ends at the separator
@@ -206,9 +207,11 @@ def _split_front_matter(text: str) -> tuple[dict[str, Any], str, int]:
         raise ValueError("front matter opened with '---' is never closed")
     raw, body = text[4 : 4 + end.start()], text[4 + end.end() :].removeprefix("\n")
     try:
-        front = yaml.load(raw, Loader=_YAML_LOADER)
-    except yaml.YAMLError as exc:
-        raise ValueError(f"front matter is not valid YAML: {' '.join(str(exc).split())}") from None
+        front = load_bounded(raw)
+    except YamlLimitError as exc:
+        raise ValueError(f"front matter over a limit: {exc}") from None
+    except YamlError as exc:
+        raise ValueError(f"front matter is {exc}") from None
     if front is None:
         front = {}
     if not isinstance(front, dict):

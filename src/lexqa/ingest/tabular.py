@@ -77,8 +77,8 @@ def read_file(path: Path, source: TabularSource) -> Iterator[Doc | Reject]:
             df = pl.read_csv(path, infer_schema=False) if csv else pl.read_parquet(path)
             rows = list(enumerate(df.iter_rows(named=True), start=1))
             present = df.columns
-    except (pl.exceptions.PolarsError, OSError, ValueError) as exc:
-        reason = " ".join(str(exc).split())
+    except (pl.exceptions.PolarsError, OSError, ValueError, RecursionError) as exc:
+        reason = _short(exc)
         yield Reject(origin, "malformed_file", f"cannot read the {path.suffix} table: {reason}")
         return
     yield from bad_rows
@@ -137,12 +137,25 @@ def _json_rows(path: Path) -> Iterator[Row | Reject]:
                 numbered.append((n, json.loads(line)))
             except json.JSONDecodeError as exc:
                 yield Reject(f"{path}:{n}", "malformed_row", f"line {n}: not valid JSON ({exc.msg})")
+            except (
+                ValueError,
+                RecursionError,
+            ) as exc:  # an integer of over 4,300 digits, nesting past the stack
+                yield Reject(
+                    f"{path}:{n}", "malformed_row", f"line {n}: JSON Python cannot read ({_short(exc)})"
+                )
     for n, item in numbered:
         if isinstance(item, dict):
             yield n, item
         else:
             kind = type(item).__name__
             yield Reject(f"{path}:{n}", "malformed_row", f"row {n}: a JSON {kind}, not an object")
+
+
+def _short(exc: BaseException) -> str:
+    """An exception's message on one line, at most 300 characters."""
+    message = " ".join(str(exc).split())
+    return message if len(message) <= 300 else message[:299] + "…"
 
 
 def _string(value: Any) -> str | None:
