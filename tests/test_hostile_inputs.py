@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from lexqa.config import LegiXmlSource, SudrfHtmlSource, TabularSource
+from lexqa.config import LegiXmlSource, MarkdownSource, SudrfHtmlSource, TabularSource
 from lexqa.ingest import legi_xml, legifrance_json, markdown, sudrf_html, tabular
 from lexqa.ingest.records import Doc, Reject
 
@@ -315,3 +315,52 @@ def test_deep_legifrance_json_is_read_or_rejected_never_raised():
         )
         items = list(legifrance_json.read_code(raw.encode(), "code.json"))
         assert [type(i).__name__ for i in items] == (["Doc"] if depth == 400 else ["Reject"])
+
+
+# --------------------------------------------------------------------------------------------- 9. symlinks
+def article_file(path: Path, word: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f"---\ntitle: {word}\nidentifier: {word}\n---\n" + BODY, encoding="utf-8")
+
+
+def test_symlink_policy_in_an_input_folder(tmp_path):
+    root, outside = tmp_path / "source", tmp_path / "elsewhere"
+    article_file(root / "good.md", "good")
+    article_file(root / "sub/real.md", "real")
+    article_file(root / "versions/v2.text", "current")
+    article_file(outside / "secret.md", "secret")
+    (root / "current.md").symlink_to(root / "versions/v2.text")  # inside the root: followed
+    (root / "alias_of_sub").symlink_to(root / "sub")  # a folder inside the root: not walked twice
+    (root / "outside.md").symlink_to(outside / "secret.md")
+    (root / "outside_dir").symlink_to(outside)
+    (root / "dangling.md").symlink_to(root / "gone.md")
+    (root / "dangling_dir").symlink_to(tmp_path / "no-such-folder")
+    os.mkfifo(root / "pipe.md")
+    src = MarkdownSource(name="md", kind="markdown", path=root, lang="fr", domain="d")
+    docs, rejects = finishes(lambda: items_of(markdown.read, src), release=root / "pipe.md")
+    assert sorted(d.title for d in docs) == ["current", "good", "real"]
+    assert sorted((Path(r.origin).relative_to(root).as_posix(), r.reason) for r in rejects) == [
+        ("dangling.md", "dangling_symlink"),
+        ("dangling_dir", "dangling_symlink"),
+        ("outside.md", "symlink_outside_root"),
+        ("outside_dir", "symlink_outside_root"),
+        ("pipe.md", "not_a_regular_file"),
+    ]
+    assert all(str(outside) not in r.detail for r in rejects), "a link's target outside the root is not named"
+
+
+def test_a_source_path_that_is_a_fifo_is_a_reject_not_a_silent_nothing(tmp_path):
+    os.mkfifo(tmp_path / "codes")
+    src = MarkdownSource(name="md", kind="markdown", path=tmp_path / "codes", lang="fr", domain="d")
+    docs, rejects = finishes(lambda: items_of(markdown.read, src), release=tmp_path / "codes")
+    assert not docs and [(r.reason, r.detail) for r in rejects] == [
+        ("not_a_regular_file", "a FIFO, not a file or a folder")
+    ]
+
+
+def test_a_linked_source_root_is_read_through_its_link(tmp_path):
+    article_file(tmp_path / "real/code.md", "code")
+    (tmp_path / "link").symlink_to(tmp_path / "real")
+    src = MarkdownSource(name="md", kind="markdown", path=tmp_path / "link", lang="fr", domain="d")
+    docs, rejects = items_of(markdown.read, src)
+    assert [d.origin for d in docs] == [str(tmp_path / "link/code.md")] and not rejects

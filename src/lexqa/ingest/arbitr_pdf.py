@@ -50,7 +50,7 @@ _INTERNAL_NUMBER = re.compile(r"^\s*(\d+_\d+)\s*$")
 def read(source: ArbitrPdfSource) -> Iterator[Doc | Reject]:
     """One document (or reject) per ``*.pdf`` of the source."""
     for path in iter_files(source, "*.pdf"):
-        yield read_pdf(path)
+        yield path if isinstance(path, Reject) else read_pdf(path)
 
 
 def _pages(data: bytes) -> list[str]:

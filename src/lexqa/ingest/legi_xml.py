@@ -319,6 +319,9 @@ def read(source: LegiXmlSource) -> Iterator[Doc | Reject]:
         yield from _read_archive(source, as_of, codes)
         return
     for path in iter_files(source, "*.xml"):
+        if isinstance(path, Reject):
+            yield path
+            continue
         origin = str(path)
         relpath = path.relative_to(root).as_posix() if root.is_dir() else path.name
         if code := _unselected(relpath, codes):

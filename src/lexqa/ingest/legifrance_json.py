@@ -147,6 +147,9 @@ def read_code(raw: bytes, origin: str, as_of: dt.date | None = None) -> Iterator
 def read(source: LegifranceJsonSource) -> Iterator[Doc | Reject]:
     """Yield one :class:`Doc` per kept article and one :class:`Reject` per other article or bad file."""
     for path in iter_files(source, "*.json"):
+        if isinstance(path, Reject):
+            yield path
+            continue
         try:
             raw = Path(path).read_bytes()
         except OSError as exc:

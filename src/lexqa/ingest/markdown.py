@@ -122,6 +122,9 @@ _FRONT_USED = {"title", "identifier", "last_updated", "source"}
 def read(source: MarkdownSource) -> Iterator[Doc | Reject]:
     """Yield one :class:`Doc` per article of every ``*.md`` file of ``source``, or rejects."""
     for path in iter_files(source, "*.md"):
+        if isinstance(path, Reject):
+            yield path
+            continue
         if path.name.lower() == "readme.md":
             log.debug("%s: folder description, skipped", path)
             continue

@@ -74,7 +74,10 @@ _DATE_FIELDS = frozenset({"received_date", "decision_date"})
 def read(source: SudrfHtmlSource) -> Iterator[Doc | Reject]:
     """Every act of every ``*.htm*`` page of the source (see the module docstring)."""
     for path in iter_files(source, "*.htm*"):
-        yield from read_page(path)
+        if isinstance(path, Reject):
+            yield path
+        else:
+            yield from read_page(path)
 
 
 def read_page(path: Path) -> Iterator[Doc | Reject]:

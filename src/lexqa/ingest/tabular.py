@@ -50,6 +50,9 @@ Row = tuple[int, dict[str, Any]]  # (1-based row or line number, values by colum
 def read(source: TabularSource) -> Iterator[Doc | Reject]:
     """Yield one :class:`Doc` per row of every table file of ``source``, or rejects."""
     for path in iter_files(source, "*"):
+        if isinstance(path, Reject):
+            yield path
+            continue
         if path.name.lower().startswith(("readme", ".")):
             log.debug("%s: folder description or hidden file, skipped", path)
             continue

@@ -37,7 +37,7 @@ __all__ = ["read", "read_text_file"]
 def read(source: TextSource) -> Iterator[Doc | Reject]:
     """One document (or reject) per ``*.txt`` of the source."""
     for path in iter_files(source, "*.txt"):
-        yield read_text_file(path, rulings=source.rulings)
+        yield path if isinstance(path, Reject) else read_text_file(path, rulings=source.rulings)
 
 
 def read_text_file(path: Path, rulings: bool = True) -> Doc | Reject:
