@@ -12,6 +12,7 @@ well-formed reply unless a fault says otherwise::
         assert server.chat_requests == 5
 
     LLMServer(reject_formats=("json_schema",))   # a server that answers 400 to structured outputs
+    LLMServer(reject_formats=("json_schema",), reject_status=500)   # ...or 500, as llama-cpp-python does
 
 Faults: ``429`` (with ``retry-after``), ``500``, ``401`` (echoes the presented key, like real servers do),
 ``slow`` (answers after ``delay_s``, past the client's timeout), ``reset`` (closes the connection: TCP RST),
@@ -89,9 +90,11 @@ class LLMServer:
         batch_polls: int = 1,
         port: int = 0,
         reject_formats: tuple[str, ...] = (),
+        reject_status: int = 400,
     ) -> None:
         self.latency_s = latency_s
         self.reject_formats = reject_formats
+        self.reject_status = reject_status
         self.in_flight = 0
         self.max_in_flight = 0
         self.api_key = api_key
@@ -332,7 +335,9 @@ def _handler_for(server: LLMServer) -> type[BaseHTTPRequestHandler]:
         def _answer_chat(self, body: dict[str, Any]) -> None:
             fmt = (body.get("response_format") or {}).get("type")
             if fmt in server.reject_formats:
-                self._error(400, f"response_format of type {fmt} is not supported by this model")
+                self._error(
+                    server.reject_status, f"response_format of type {fmt} is not supported by this model"
+                )
                 return
             fault = server.take_fault(body)
             if server.latency_s:

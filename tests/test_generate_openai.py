@@ -202,8 +202,8 @@ def test_fatal_refusals_stop_the_run_without_leaking_the_key(
     assert "LEXQA_TEST_API_KEY" in str(err.value) and "HTTP 401" in str(err.value)
     assert "sk-wrong" not in str(err.value)
     monkeypatch.delenv("LEXQA_TEST_API_KEY")
-    with pytest.raises(ParamsError, match=r"LEXQA_TEST_API_KEY .* is not set"):
-        run(tmp_path, generate_params(None, tmp_path / "cache"))
+    with pytest.raises(ParamsError, match=r"LEXQA_TEST_API_KEY .* is not set"):  # a remote server needs one
+        run(tmp_path, generate_params(None, tmp_path / "cache", base_url="https://llm.example.invalid/v1"))
 
 
 def test_the_key_never_reaches_any_output_cache_or_log(

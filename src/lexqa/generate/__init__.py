@@ -18,11 +18,13 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import ipaddress
 import logging
 import os
 import time
 from pathlib import Path
 from typing import Any, NamedTuple
+from urllib.parse import urlsplit
 
 import polars as pl
 
@@ -36,6 +38,7 @@ from lexqa.summary import StageSummary
 from lexqa.tables import CHUNKS, QUESTIONS, frame, read_table, write_json, write_table
 
 log = logging.getLogger("lexqa.generate")
+NO_KEY = "no-key"  # the bearer token sent to a local server when the key variable is unset
 
 
 class TooManyFailures(RuntimeError):
@@ -64,14 +67,32 @@ def build_jobs(params: GenerateParams, chunks: pl.DataFrame) -> list[Job]:
     ]
 
 
+def is_local(base_url: str) -> bool:
+    """Whether ``base_url`` names this machine (``localhost``, ``127.0.0.0/8``, ``::1``): a server the user
+    started, which needs no key unless it was started with one."""
+    host = urlsplit(base_url).hostname or ""
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def api_key(params: GenerateParams) -> str:
+    """The key from ``$generate.api_key_env``; for a server on this machine it may be unset, and then
+    :data:`NO_KEY` (a placeholder, not a secret) stands in, since the client needs one."""
     key = os.environ.get(params.api_key_env)
-    if not key:
-        raise ParamsError(
-            f"generate.backend is {params.backend} but the environment variable {params.api_key_env} "
-            "(generate.api_key_env) is not set; export it (any value for a server without authentication)"
-        )
-    return key
+    if key:
+        return key
+    if is_local(params.base_url):
+        log.info("%s is not set: no API key sent to the local server %s", params.api_key_env, params.base_url)
+        return NO_KEY
+    raise ParamsError(
+        f"generate.backend is {params.backend} but the environment variable {params.api_key_env} "
+        f"(generate.api_key_env) is not set; export it (any value for a server without authentication; "
+        f"a server on this machine, such as http://127.0.0.1:8000/v1, needs none)"
+    )
 
 
 class Sent(NamedTuple):

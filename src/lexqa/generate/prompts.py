@@ -147,8 +147,16 @@ def style_slots(chunk_id: str, styles: Sequence[str], n: int) -> list[str]:
     return [styles[(start + k) % len(styles)] for k in range(n)]
 
 
+JSON_OBJECT_SCHEMA = "json_object_schema"
+"""A step-down format, never a param: JSON mode carrying the schema, ``{"type": "json_object", "schema": ...}``.
+
+llama-cpp-python's server (and Together, Fireworks, Anyscale) refuse ``json_schema`` but constrain generation
+to a schema given this way; servers that do not know the ``schema`` field ignore it (plain JSON mode)."""
+
+
 def response_format(mode: str, slots: Sequence[str]) -> dict[str, Any] | None:
-    """The ``response_format`` of a request asking for ``slots``: a strict JSON schema, JSON mode, or none."""
+    """The ``response_format`` of a request asking for ``slots``: a strict JSON schema, JSON mode (with the
+    schema for :data:`JSON_OBJECT_SCHEMA`), or none."""
     if mode == "text":
         return None
     if mode == "json_object":
@@ -170,4 +178,16 @@ def response_format(mode: str, slots: Sequence[str]) -> dict[str, Any] | None:
             "questions": {"type": "array", "minItems": len(slots), "maxItems": len(slots), "items": item}
         },
     }
+    if mode == JSON_OBJECT_SCHEMA:
+        return {"type": "json_object", "schema": schema}
     return {"type": "json_schema", "json_schema": {"name": "questions", "strict": True, "schema": schema}}
+
+
+def format_mode(fmt: dict[str, Any] | None) -> str:
+    """The mode a request's ``response_format`` was made for (the inverse of :func:`response_format`)::
+
+    >>> format_mode(response_format(JSON_OBJECT_SCHEMA, ["query"])), format_mode(None)
+    ('json_object_schema', 'text')
+    """
+    kind = (fmt or {}).get("type", "text")
+    return JSON_OBJECT_SCHEMA if kind == "json_object" and "schema" in (fmt or {}) else kind
