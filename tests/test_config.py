@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 import yaml
+from pydantic import ValidationError, create_model
 
-from lexqa.config import Params, ParamsError, load_params, parse_params
+from lexqa.config import Params, ParamsError, Section, load_params, parse_params
 
 
 @pytest.fixture(scope="module")
@@ -50,6 +51,32 @@ def test_params_are_frozen(root):
         params.chunk.max_tokens = 1
 
 
+def _sections() -> list[type[Section]]:
+    found, todo = [], [Section]
+    while todo:
+        cls = todo.pop()
+        found.append(cls)
+        todo.extend(cls.__subclasses__())
+    return found
+
+
+def test_every_path_setting_takes_a_yaml_string():
+    """Sections are strict (no str -> int); a path must still come from YAML's string: a field typed ``Path``
+    instead of ``config.PathParam`` would refuse every value a params.yaml can hold."""
+    strict_paths = []
+    for cls in _sections():
+        for name, field in cls.model_fields.items():
+            if "Path" not in str(field.annotation):
+                continue
+            probe = create_model("Probe", __base__=Section, value=(field.annotation, field))
+            given = {"k": "some/path"} if "dict" in str(field.annotation) else "some/path"
+            try:
+                probe(value=given)
+            except ValidationError:
+                strict_paths.append(f"{cls.__name__}.{name}")
+    assert strict_paths == []
+
+
 @pytest.mark.parametrize(
     ("mutate", "key", "allowed"),
     [
@@ -63,9 +90,13 @@ def test_params_are_frozen(root):
         (
             lambda r: r["chunk"].update(max_tokens="big"),
             "chunk.max_tokens:",
-            "unable to parse string as an integer (got 'big')",
+            "must be a whole number, not a string (got 'big')",
         ),
-        (lambda r: r["ingest"].update(detect_language="maybe"), "ingest.detect_language:", "valid boolean"),
+        (
+            lambda r: r["ingest"].update(detect_language="maybe"),
+            "ingest.detect_language:",
+            "must be true or false, not a string (got 'maybe')",
+        ),
         (lambda r: r["ingest"].update(min_confidence=2), "ingest.min_confidence:", "less than or equal to 1"),
         (lambda r: r["chunk"].update(max_tokens=4), "chunk.max_tokens:", "greater than or equal to 16"),
         (
@@ -101,7 +132,7 @@ def test_params_are_frozen(root):
         (
             lambda r: source_named(r, "sample_legi").update(as_of="yesterday"),
             "sources[sample_legi].as_of:",
-            "valid date",
+            "must be a date written YYYY-MM-DD (got 'yesterday')",
         ),
         (
             lambda r: r["sources"].append(dict(source_named(r, "sample_tabular"))),

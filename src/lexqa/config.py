@@ -1,7 +1,11 @@
 """Typed pipeline parameters, loaded from ``params.yaml`` and validated once at stage start.
 
 Every section of ``params.yaml`` has a pydantic model here. Unknown keys, wrong types and impossible values stop
-the stage with a message naming the key and what is allowed::
+the stage with a message naming the key and what is allowed. Types are strict (pydantic's strict mode): booleans,
+numbers and strings never turn into one another (``concurrency: true`` or ``epochs: "3"`` is an error, not 1 or
+3), with YAML's natural spellings kept: a whole number is accepted where a decimal one is expected (``scale: 20``
+is 20.0, a widening that loses nothing), a date is written ``2024-01-01`` (a YAML date, or that string), and a
+path is a string::
 
     >>> from lexqa.config import load_params
     >>> params = load_params("params.yaml")          # doctest: +SKIP
@@ -18,7 +22,18 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from lexqa.secrets import is_env_name, redact, secret_setting, setting_secrets
 
 LANGUAGES = ("fr", "ru", "en", "de", "es", "it", "pt", "nl", "pl", "uk")
 """ISO 639-1 codes a source may declare; the language detector is restricted to the ones in use."""
@@ -29,15 +44,48 @@ class ParamsError(ValueError):
 
 
 class Section(BaseModel):
-    """Base for every params section: unknown keys are errors, not silently ignored."""
+    """Base for every params section: unknown keys are errors, not silently ignored, and values are never
+    coerced from another type (strict mode; see the module docstring for the few natural spellings kept)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+PathParam = Annotated[Path, Field(strict=False)]
+"""A path: a string in YAML (or a ``Path`` from Python), never a number or a boolean."""
+
+
+def _iso_date(value: Any) -> Any:
+    """A date from YAML's date (``2024-01-01`` unquoted) or the same text quoted; anything else is left to the
+    strict date check, which refuses numbers, booleans and datetimes."""
+    if isinstance(value, str):
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError:
+            raise ValueError("must be a date written YYYY-MM-DD") from None
+    return value
+
+
+DateParam = Annotated[dt.date, BeforeValidator(_iso_date)]
+"""A calendar date: ``2024-01-01`` (a YAML date or that string)."""
+
+
+def _env_name(value: str) -> str:
+    if not is_env_name(value):
+        raise ValueError(
+            "must be the NAME of an environment variable (A-Z, 0-9, _), such as OPENAI_API_KEY, not the key "
+            "itself; the value given is not shown"
+        )
+    return value
+
+
+EnvName = Annotated[str, AfterValidator(_env_name)]
+"""The name of the environment variable holding a credential; a pasted credential is refused unseen."""
 
 
 # --------------------------------------------------------------------------------------------- sources
 class SourceBase(Section):
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$", description="unique name, used in doc ids")
-    path: Path = Field(description="file, directory or archive to read, relative to the project root")
+    path: PathParam = Field(description="file, directory or archive to read, relative to the project root")
     lang: Literal[LANGUAGES] = Field(description="the language documents must be in")  # type: ignore[valid-type]
     domain: str = Field(min_length=1, description="label carried to every row, e.g. fr_codes or ru_rulings")
     glob: str | None = Field(
@@ -52,7 +100,7 @@ class LegiXmlSource(SourceBase):
     codes: list[Annotated[str, Field(pattern=r"^LEGITEXT\d{12}$")]] = Field(
         default_factory=list, description="LEGITEXT ids to keep; empty keeps every code"
     )
-    as_of: dt.date | None = Field(
+    as_of: DateParam | None = Field(
         default=None,
         description="keep the version valid at this date; unset keeps the in-force one (VIGUEUR/ABROGE_DIFF)",
     )
@@ -62,7 +110,7 @@ class LegifranceJsonSource(SourceBase):
     """Légifrance API JSON: one whole code per file, as a tree of sections and articles."""
 
     kind: Literal["legifrance_json"]
-    as_of: dt.date | None = Field(
+    as_of: DateParam | None = Field(
         default=None,
         description="keep articles valid at this date; unset keeps the in-force ones (VIGUEUR/ABROGE_DIFF)",
     )
@@ -222,7 +270,9 @@ class BenchmarkParams(Section):
     """An external BEIR-format retrieval benchmark, evaluated like the eval split and reported on its own."""
 
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$", description="label in metrics/eval.json and the report")
-    path: Path = Field(description="folder with corpus.jsonl, queries.jsonl, qrels/test.tsv (graded is fine)")
+    path: PathParam = Field(
+        description="folder with corpus.jsonl, queries.jsonl, qrels/test.tsv (graded is fine)"
+    )
 
 
 class EvaluateParams(Section):
@@ -304,10 +354,10 @@ class LegiFetchParams(Section):
         min_length=1,
         description="LEGITEXT ids of the codes to keep (default: the Code civil)",
     )
-    download_dir: Path = Field(
+    download_dir: PathParam = Field(
         default=Path("data/cache/fetch/legi"), description="where whole archives are downloaded and kept"
     )
-    out: Path = Field(
+    out: PathParam = Field(
         default=Path("data/raw/legi/codes.tar.gz"),
         description="the .tar.gz written with the selected codes' members only (a legi_xml source path)",
     )
@@ -338,16 +388,16 @@ class SudrfFetchParams(Section):
     """``fetch_sudrf``: court pages from sudrf.ru sites, politely (robots.txt, rate limit), cached by URL."""
 
     urls: list[str] = Field(default_factory=list, description="case pages to fetch")
-    urls_file: Path | None = Field(
+    urls_file: PathParam | None = Field(
         default=None, description="text file with more URLs, one per line ('#' starts a comment)"
     )
     requests_per_second: float = Field(
         default=0.5, gt=0, le=10, description="per site; robots.txt Crawl-delay or Request-rate may slow it"
     )
-    cache_dir: Path = Field(
+    cache_dir: PathParam = Field(
         default=Path("data/cache/fetch/sudrf"), description="raw pages by URL hash, never refetched"
     )
-    out_dir: Path = Field(
+    out_dir: PathParam = Field(
         default=Path("data/raw/sudrf_html"), description="pages of `urls` + index.jsonl: a sudrf_html source"
     )
 
@@ -379,16 +429,16 @@ class LegifranceFetchParams(Section):
     codes: list[Annotated[str, Field(pattern=LEGITEXT_ID)]] = Field(
         default_factory=lambda: ["LEGITEXT000006070721"], min_length=1, description="LEGITEXT ids of codes"
     )
-    date: dt.date | None = Field(default=None, description="version date of the codes; unset = today")
+    date: DateParam | None = Field(default=None, description="version date of the codes; unset = today")
     in_force_only: bool = Field(
         default=True, description="keep only sections and articles whose etat starts with VIGUEUR"
     )
     requests_per_second: float = Field(default=4.0, gt=0, le=50, description="API calls per second")
-    cache_dir: Path = Field(
+    cache_dir: PathParam = Field(
         default=Path("data/cache/fetch/legifrance"),
         description="API answers (tables of contents by date, articles by LEGIARTI id): a rerun resumes",
     )
-    out_dir: Path = Field(
+    out_dir: PathParam = Field(
         default=Path("data/raw/legifrance_json"),
         description="one <LEGITEXT id>.json per code: a legifrance_json source",
     )
@@ -468,7 +518,7 @@ class GenerateParams(Section):
         min_length=1,
         description="question styles, used in turn; each must be described in the prompt templates",
     )
-    prompts: dict[str, Path] = Field(
+    prompts: dict[str, PathParam] = Field(
         default={
             "fr": Path("prompts/question_fr.md"),
             "ru": Path("prompts/question_ru.md"),
@@ -480,9 +530,8 @@ class GenerateParams(Section):
         default="https://api.openai.com/v1", pattern=r"^https?://", description="the server's /v1 URL"
     )
     model: str = Field(default="gpt-4o-mini", min_length=1, description="model name sent to the server")
-    api_key_env: str = Field(
+    api_key_env: EnvName = Field(
         default="OPENAI_API_KEY",
-        pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
         description="NAME of the environment variable with the API key (the key is never written anywhere)",
     )
     temperature: float = Field(default=0.7, ge=0, le=2)
@@ -508,7 +557,7 @@ class GenerateParams(Section):
     )
     batch: BatchParams = BatchParams()
     ict: IctParams = IctParams()
-    cache_dir: Path = Field(
+    cache_dir: PathParam = Field(
         default=Path("data/cache/llm"), description="LLM response cache, not a DVC out (repro keeps it)"
     )
     limit: int | None = Field(default=None, ge=1, description="at most this many chunks (trials)")
@@ -692,7 +741,7 @@ class JudgeParams(Section):
     )
     temperature: float = Field(default=0.0, ge=0, le=2)
     max_tokens: int = Field(default=200, ge=16, description="completion budget of a verdict")
-    prompt: Path | None = Field(
+    prompt: PathParam | None = Field(
         default=None,
         description="template file with $question, $passage and $criteria; unset = the built-in English one",
     )
@@ -807,7 +856,40 @@ def _source_kinds() -> tuple[str, ...]:
     return tuple(get_args(model.model_fields["kind"].annotation)[0] for model in get_args(union))
 
 
+_EXPECTED = {
+    "int_type": "a whole number",
+    "float_type": "a number",
+    "bool_type": "true or false",
+    "string_type": "a string",
+    "date_type": "a date written YYYY-MM-DD",
+    "path_type": "a path (a string)",
+    "list_type": "a list",
+    "dict_type": "a mapping",
+    "model_type": "a mapping of keys",
+}
+"""What a strict type error expected, in YAML's words."""
+
+
+def _yaml_kind(value: Any) -> str:
+    """What a YAML value is, in the words of :data:`_EXPECTED`."""
+    kinds = [
+        (bool, "a boolean"),
+        (int, "a whole number"),
+        (float, "a decimal number"),
+        (str, "a string"),
+        (dt.datetime, "a date with a time"),
+        (dt.date, "a date"),
+        (list, "a list"),
+        (dict, "a mapping"),
+    ]
+    if value is None:
+        return "empty (null)"
+    return next((name for kind, name in kinds if isinstance(value, kind)), type(value).__name__)
+
+
 def _describe(errors: list[dict[str, Any]], raw: dict[str, Any]) -> str:
+    """One line per error, naming the key; the value of a secret-named key is never shown (nor, anywhere in
+    the message, a value pasted into one, or anything shaped like a key: :mod:`lexqa.secrets`)."""
     kinds = _source_kinds()
     lines = []
     for err in errors:
@@ -823,6 +905,8 @@ def _describe(errors: list[dict[str, Any]], raw: dict[str, Any]) -> str:
         key = ".".join(f"[{p}]" if isinstance(p, int) else str(p) for p in loc).replace(".[", "[")
         msg = err["msg"].removeprefix("Value error, ")
         given = err.get("input")
+        names = [p for p in loc if isinstance(p, str)]
+        shown = not (names and secret_setting(names[-1]))
         if err["type"] == "extra_forbidden":
             msg = "unknown key (a typo? see params.yaml comments for the allowed keys)"
         elif err["type"] == "literal_error":
@@ -832,12 +916,17 @@ def _describe(errors: list[dict[str, Any]], raw: dict[str, Any]) -> str:
             key, msg = f"{key}.kind", f"unknown source kind {tag!r}; allowed: {', '.join(kinds)}"
         elif err["type"] == "union_tag_not_found":
             key, msg = f"{key}.kind", f"missing; every source needs one of: {', '.join(kinds)}"
-        elif err["type"] == "string_pattern_mismatch":
+        elif err["type"] == "string_pattern_mismatch" and shown:
             msg = f"not allowed: {given!r}; must match {err['ctx']['pattern']}"
-        elif err["type"] != "missing" and isinstance(given, str | int | float | bool):
-            msg = f"{msg} (got {given!r})"
+        elif err["type"] == "string_pattern_mismatch":
+            msg = f"not allowed; must match {err['ctx']['pattern']} (the value given is not shown)"
+        else:
+            if err["type"] in _EXPECTED:
+                msg = f"must be {_EXPECTED[err['type']]}, not {_yaml_kind(given)}"
+            if err["type"] != "missing" and shown and isinstance(given, str | int | float | bool):
+                msg = f"{msg} (got {given!r})"
         lines.append(f"  {key}: {msg}")
-    return "invalid params.yaml:\n" + "\n".join(lines)
+    return redact("invalid params.yaml:\n" + "\n".join(lines), *setting_secrets(raw))
 
 
 def parse_params(raw: dict[str, Any]) -> Params:

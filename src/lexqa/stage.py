@@ -15,6 +15,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from lexqa import secrets
 from lexqa.config import Params, ParamsError, load_params
 from lexqa.errors import InputError
 from lexqa.summary import setup_logging
@@ -38,12 +39,19 @@ def set_offline_env() -> None:
 
 def run_stage(fn: Callable[[Params], Any], params_path: str = "params.yaml") -> None:
     """Load and validate params, run ``fn(params)``; a bad parameter, a missing or unusable input exits 2 with
-    its message."""
+    its message.
+
+    Secrets never echo (:mod:`lexqa.secrets`): the values of the environment variables that secret-named
+    settings name are remembered once params are read, and every log record, warning, uncaught exception's
+    traceback (a crash still exits 1 with its traceback) and error message of the process is redacted.
+    """
     set_offline_env()
+    secrets.install()
     setup_logging()
     try:
         params = load_params(params_path)
+        secrets.remember_env_secrets(params)
         fn(params)
     except (ParamsError, InputError, FileNotFoundError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {secrets.redact(str(exc))}", file=sys.stderr)
         sys.exit(2)

@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 
 from tqdm.auto import tqdm
 
+from lexqa.secrets import redact, redact_obj
 from lexqa.tables import write_json
 
 T = TypeVar("T")
@@ -103,9 +104,10 @@ class StageSummary:
         return "\n".join(lines)
 
     def finish(self, json_path: str | Path | None = None) -> dict[str, Any]:
-        """Print the summary to stdout and save it as JSON when a path is given."""
-        print(self.render(), flush=True)
-        d = self.as_dict()
+        """Print the summary to stdout and save it as JSON when a path is given (both redacted: no secret is
+        printed or saved, whatever a stage put in ``extra``)."""
+        print(redact(self.render()), flush=True)
+        d = redact_obj(self.as_dict())
         if json_path is not None:
             write_json(d, json_path)
         return d

@@ -36,6 +36,7 @@ from lexqa.generate.cache import Entry, ResponseCache
 from lexqa.generate.chat import ChatBackend, FatalBackendError
 from lexqa.generate.jobs import Job, cache_key, request_body
 from lexqa.generate.parsing import GenerationError, extract_json
+from lexqa.secrets import redact
 
 log = logging.getLogger("lexqa.curate")
 
@@ -195,7 +196,7 @@ class Judge:
             elif not entry.ok:
                 code = (entry.error or "").split(":", 1)[0]
                 reason = "judge_unparseable" if code in UNPARSEABLE else "judge_failed"
-                detail = entry.error or ""
+                detail = redact(entry.error or "")
             elif no := [c for c, answer in entry.questions or [] if answer != "yes"]:
                 reason, detail = "judge_rejected", f"judged no: {', '.join(no)}"
             else:

@@ -30,6 +30,7 @@ from urllib.parse import urlsplit
 import httpx2
 
 from lexqa.config import HttpParams
+from lexqa.secrets import redact
 
 log = logging.getLogger("lexqa.fetch")
 
@@ -40,10 +41,12 @@ RETRY_ERRORS = (httpx2.TimeoutException, httpx2.NetworkError, httpx2.RemoteProto
 
 
 class FetchError(RuntimeError):
-    """A request that failed for good, with a message naming the URL and why, and a short ``reason`` code."""
+    """A request that failed for good, with a message naming the URL and why, and a short ``reason`` code.
+
+    The message is redacted (:func:`lexqa.secrets.redact`): it becomes rejects rows and log lines."""
 
     def __init__(self, message: str, reason: str = "http_error") -> None:
-        super().__init__(message)
+        super().__init__(redact(message))
         self.reason = reason
 
 
@@ -208,6 +211,8 @@ class PoliteClient:
                     )
                 delay = asked if asked is not None else self.backoff_s(attempt)
             self.stats.retries += 1
-            log.warning("%s: %s; retry %d of %d in %.1f s", url, why, attempt, attempts - 1, delay)
+            log.warning(
+                "%s: %s; retry %d of %d in %.1f s", redact(url), redact(why), attempt, attempts - 1, delay
+            )
             self.pause(delay)
         raise AssertionError("unreachable: the last attempt returns or raises")

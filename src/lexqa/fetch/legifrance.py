@@ -31,6 +31,7 @@ from typing import Any
 
 from lexqa.config import LegifranceFetchParams, Params, ParamsError
 from lexqa.fetch.client import FetchError, PoliteClient
+from lexqa.secrets import redact, remember
 from lexqa.summary import StageSummary, progress
 from lexqa.tables import REJECTS, frame, write_json, write_table
 
@@ -97,10 +98,7 @@ class LegifranceApi:
         self.tokens_issued = 0
 
     def _redact(self, text: str) -> str:
-        for secret in (*self._secrets, self._token):
-            if secret:
-                text = text.replace(secret, "***")
-        return text
+        return redact(text, *self._secrets, self._token)
 
     def token(self, renew: bool = False) -> str:
         """The current bearer token, fetched anew when asked, missing, or within 30 s of expiry."""
@@ -120,6 +118,7 @@ class LegifranceApi:
                     "oauth_failed",
                 )
             self._token = str(body["access_token"])
+            remember(self._token)  # hidden from every later log line and error
             self._expires = time.monotonic() + float(body.get("expires_in") or 3600)
             self.tokens_issued += 1
         return self._token

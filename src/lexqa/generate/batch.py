@@ -33,9 +33,10 @@ import openai
 from lexqa.config import GenerateParams
 from lexqa.generate.accounting import RunStats
 from lexqa.generate.cache import BackgroundWriter, BatchRecord, Entry, ResponseCache
-from lexqa.generate.chat import FatalBackendError, make_client, redact
+from lexqa.generate.chat import FatalBackendError, make_client
 from lexqa.generate.jobs import Job, Ticker
 from lexqa.generate.parsing import entry_from_completion
+from lexqa.secrets import redact
 from lexqa.tables import write_jsonl
 
 log = logging.getLogger("lexqa.generate")

@@ -36,6 +36,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from lexqa.secrets import redact
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS responses (
     key TEXT PRIMARY KEY,
@@ -257,12 +259,13 @@ def _connect(path: Path) -> sqlite3.Connection:
 
 
 def _row(e: Entry) -> tuple[object, ...]:
+    """The row stored for an entry; its error is redacted again here, the last stop before the disk."""
     questions = json.dumps(e.questions, ensure_ascii=False) if e.questions is not None else None
     return (
         e.key,
         e.status,
         questions,
-        e.error,
+        None if e.error is None else redact(e.error),
         e.prompt_tokens,
         e.completion_tokens,
         e.model,
