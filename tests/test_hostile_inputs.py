@@ -364,3 +364,60 @@ def test_a_linked_source_root_is_read_through_its_link(tmp_path):
     src = MarkdownSource(name="md", kind="markdown", path=tmp_path / "link", lang="fr", domain="d")
     docs, rejects = items_of(markdown.read, src)
     assert [d.origin for d in docs] == [str(tmp_path / "link/code.md")] and not rejects
+
+
+# --------------------------------------------------------------------------------------------- 7. many per file
+def run_ingest(sources: list[dict[str, Any]]) -> tuple[Any, Any]:
+    """(documents, rejects) of the ingest stage's checks over ``sources`` (French, language detection on)."""
+    from lexqa.config import parse_params
+    from lexqa.ingest import ingest
+
+    common = {"lang": "fr", "domain": "d"}
+    params = parse_params({"model": {"name_or_path": "unused"}, "sources": [common | s for s in sources]})
+    docs, rejects, _ = ingest(params)
+    return docs, rejects
+
+
+FRENCH = "Toute personne a droit au respect de sa vie privée et familiale, de son domicile et de sa correspondance."
+RUSSIAN = (
+    "Суд, исследовав материалы дела и выслушав объяснения сторон, пришёл к выводу об удовлетворении иска."
+)
+
+
+def test_stage_rejects_from_a_file_of_many_documents_name_the_row_or_article(tmp_path):
+    rows = [
+        {"id": "q1", "text": FRENCH},
+        {"id": "q2", "text": "Vide."},
+        {"id": "q1", "text": FRENCH + " Bis."},
+        {"id": "q4", "text": RUSSIAN},
+    ]
+    (tmp_path / "faq.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+    code = "# Code\n\n##### Article 1\n\n" + FRENCH + "\n\n##### Article 2\n\nAbrogé.\n\n"
+    code += "##### Article 3\n\n" + RUSSIAN + "\n"
+    (tmp_path / "codes").mkdir()
+    (tmp_path / "codes/C.md").write_text(code, encoding="utf-8")
+    docs, rejects = run_ingest(
+        [
+            {"name": "faq", "kind": "tabular", "path": str(tmp_path / "faq.jsonl"), "title_column": None},
+            {"name": "codes", "kind": "markdown", "path": str(tmp_path / "codes")},
+        ]
+    )
+    assert docs["doc_id"].to_list() == ["faq:q1", "codes:C:1"]
+    assert [(r["reason"], r["detail"].split(": ")[0]) for r in rejects.to_dicts()] == [
+        ("empty", "faq:q2 (line 2)"),
+        ("duplicate_doc_id", "faq:q1 (line 3)"),
+        ("empty", "codes:C:2 (Article 2, line 7)"),
+        ("wrong_language", "faq:q4 (line 4)"),
+        ("wrong_language", "codes:C:3 (Article 3, line 11)"),
+    ]
+    assert all(
+        r["origin"] in (str(tmp_path / "faq.jsonl"), str(tmp_path / "codes/C.md")) for r in rejects.to_dicts()
+    )
+
+
+def test_legifrance_article_rejected_by_the_stage_is_named_by_its_number(tmp_path):
+    article = {"id": "LEGIARTI000000000001", "num": "L1", "etat": "VIGUEUR", "texte": "Court."}
+    code = {"type": "code", "data": {"title": "C"}, "children": [{"type": "article", "data": article}]}
+    (tmp_path / "code.json").write_text(json.dumps(code))
+    _, rejects = run_ingest([{"name": "lf", "kind": "legifrance_json", "path": str(tmp_path / "code.json")}])
+    assert rejects["detail"].to_list() == ["lf:LEGIARTI000000000001 (article L1): 6 characters of text"]

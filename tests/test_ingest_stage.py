@@ -136,7 +136,7 @@ def test_rejects_name_their_reason_and_origin(outputs):
     wrong = rows["wrong_language"]
     assert wrong["source"] == "codes" and wrong["origin"].endswith("ESSAI.md")
     # The detector knows only the languages in play (here French): Russian is "none of them".
-    assert wrong["detail"] == "codes:ESSAI:2: in none of fr, source codes declares fr"
+    assert wrong["detail"] == "codes:ESSAI:2 (Article 2, line 14): in none of fr, source codes declares fr"
     dup = rows["duplicate_doc_id"]
     assert dup["source"] == "faq" and dup["duplicate_of"] == "faq:q1"
     empties = rejects.filter(rejects["reason"] == "empty")["source"].to_list()
@@ -209,7 +209,8 @@ def test_a_russian_text_in_a_french_source_is_named_when_russian_is_in_play(tmp_
     docs, rejects, _ = ingest(parse_params({**raw, "sources": [*raw["sources"], ru]}))
     assert docs.filter(docs["source"] == "ru")["lang"].to_list() == ["ru"]
     (detail,) = rejects.filter(rejects["reason"] == "wrong_language")["detail"]
-    assert detail.startswith("codes:ESSAI:2: detected ru (") and detail.endswith("source codes declares fr")
+    assert detail.startswith("codes:ESSAI:2 (Article 2, line 14): detected ru (")
+    assert detail.endswith("source codes declares fr")
 
 
 def test_min_chars_is_the_empty_threshold(tmp_path):

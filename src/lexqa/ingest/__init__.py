@@ -90,14 +90,15 @@ def documents(
         if rej.warn:
             log.warning("%s: %s — %s", rej.origin, rej.reason, rej.detail)
 
-    def part(docs: list[dict[str, object]]) -> pl.DataFrame:
-        _detect_languages(params, detector, sources, docs, reject)
+    def part(docs: list[dict[str, object]], wheres: list[str]) -> pl.DataFrame:
+        _detect_languages(params, detector, sources, docs, wheres, reject)
         kept = [d for d in docs if d["lang"] is not None]
         summary.rows_out += len(kept)
         kept_by_source.update(str(d["source"]) for d in kept)
         return frame(kept, DOCUMENTS)
 
     batch: list[dict[str, object]] = []
+    wheres: list[str] = []  # how the rejects name each document of the batch
     for source in params.sources:
         read = reader_for(source.kind)
         for item in progress(read(source), desc=f"ingest {source.name}", unit="doc"):
@@ -106,23 +107,27 @@ def documents(
                 reject(source, item)
                 continue
             row = _doc_row(source, item)
-            if len(row["text"]) < params.ingest.min_chars:  # type: ignore[arg-type]
-                reject(source, Reject(item.origin, "empty", f"{len(row['text'])} characters of text"))  # type: ignore[arg-type]
+            doc_id, chars = str(row["doc_id"]), len(str(row["text"]))
+            where = named(doc_id, item)
+            if chars < params.ingest.min_chars:
+                reject(source, Reject(item.origin, "empty", f"{where}: {chars} characters of text"))
                 continue
-            doc_id = str(row["doc_id"])
             if doc_id in seen:
-                detail = f"{doc_id} read earlier in this run (the first copy's row gives its origin)"
+                detail = (
+                    f"{where}: this id was read earlier in this run (the first copy's row gives its origin)"
+                )
                 rej = Reject(item.origin, "duplicate_doc_id", detail)
                 reject(source, rej)
                 rejects[-1]["duplicate_of"] = doc_id
                 continue
             seen.add(doc_id)
             batch.append(row)
+            wheres.append(where)
             if len(batch) >= BATCH_DOCS:
-                yield part(batch)
-                batch = []
+                yield part(batch, wheres)
+                batch, wheres = [], []
     if batch:
-        yield part(batch)
+        yield part(batch, wheres)
     summary.extra["documents_by_source"] = {s.name: kept_by_source[s.name] for s in params.sources}
 
 
@@ -135,11 +140,18 @@ def ingest(params: Params) -> tuple[pl.DataFrame, pl.DataFrame, StageSummary]:
     return docs, frame(rejects, REJECTS), summary
 
 
+def named(doc_id: str, doc: Doc) -> str:
+    """How a reject names a document: its id, and where it lies in a file that holds many (``row 3``,
+    ``Article 12, line 40``), so a reject from a JSONL file or a Markdown code points at the row or article."""
+    return f"{doc_id} ({doc.where})" if doc.where else doc_id
+
+
 def _detect_languages(
     params: Params,
     detector: LanguageDetector | None,
     sources: dict[str, SourceBase],
     docs: list[dict[str, object]],
+    wheres: list[str],
     reject: Callable,
 ) -> None:
     """Set ``lang`` on each document, or leave it None after rejecting a document not in its source's language."""
@@ -148,14 +160,14 @@ def _detect_languages(
             d["lang"] = sources[str(d["source"])].lang
         return
     results = detector.detect_many([str(d["text"]) for d in docs])
-    for d, (lang, conf) in zip(docs, results, strict=True):
+    for d, where, (lang, conf) in zip(docs, wheres, results, strict=True):
         source = sources[str(d["source"])]
         if lang == source.lang and conf >= params.ingest.min_confidence:
             d["lang"] = lang
             continue
         found = f"detected {lang} ({conf:.2f})" if lang else f"in none of {', '.join(detector.codes)}"
         detail = f"{found}, source {source.name} declares {source.lang}"
-        reject(source, Reject(str(d["origin"]), "wrong_language", f"{d['doc_id']}: {detail}"))
+        reject(source, Reject(str(d["origin"]), "wrong_language", f"{where}: {detail}"))
 
 
 def run(params: Params, out_dir: str | Path = "data/processed") -> StageSummary:

@@ -122,6 +122,7 @@ def _article(
             "nota": html_to_text(a["notaHtml"]) if a.get("notaHtml") else _plain(str(a.get("nota") or "")),
             "versions": len(a.get("articleVersions") or ()),
         },
+        where=f"article {number}",
     )
 
 

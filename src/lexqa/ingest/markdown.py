@@ -184,6 +184,7 @@ def read_file(path: Path, article_words: Sequence[str] = ("Article",)) -> Iterat
             date=date,
             url=url,
             meta=meta,
+            where=f"{word} {art.number}, line {art.line}",
         )
 
 

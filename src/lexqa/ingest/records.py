@@ -39,6 +39,9 @@ class Doc:
     date: str | None = None  # ISO yyyy-mm-dd
     url: str | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+    # Where the document lies in a file that holds many (``line 3``, ``Article 12, line 40``, ``act 2``): named
+    # by the stage's rejects of this document; not a column of documents.parquet (meta keeps what readers keep).
+    where: str | None = None
 
 
 @dataclass(slots=True)

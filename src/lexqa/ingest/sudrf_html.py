@@ -228,6 +228,7 @@ def _doc(path: Path, page: _Page, paragraphs: list[str], index: int, label: str 
         date=date,
         url=page.url,
         meta={k: v for k, v in meta.items() if v},
+        where=f"act {index}",
     )
 
 

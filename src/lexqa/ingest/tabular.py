@@ -123,6 +123,7 @@ def _doc(source: TabularSource, origin: str, n: int, row: dict[str, Any], used: 
         number=_string(row.get(source.number_column)) if source.number_column else None,
         date=date,
         meta={**meta, "row": n},
+        where=f"{'line' if Path(origin).suffix.lower() == '.jsonl' else 'row'} {n}",
     )
 
 
