@@ -5,9 +5,11 @@ paced by :class:`~lexqa.generate.limits.RateLimiter`; every response is handed t
 it arrives, so a killed run loses only what was in flight. Retries (408, 409, 429, 5xx, timeouts, connection
 errors) use exponential backoff with jitter and honour ``retry-after``; the client's own retries are off so
 that one policy, with the params' delays, applies. A 401/403 (key refused) or 404 (wrong model or base URL)
-stops the run at once instead of failing every chunk. If the server rejects ``response_format``, the run steps
-down from ``json_schema`` to ``json_object`` to plain text for the rest of the run (the cache key keeps the
-configured format, so answers stay addressable).
+stops the run at once instead of failing every chunk. If the server rejects ``response_format`` (a 400 or 422,
+or a 500 naming ``response_format``: llama-cpp-python's answer to ``json_schema``), the run steps down from
+``json_schema`` to JSON mode carrying the schema (which llama-cpp-python still enforces with a grammar), to
+plain JSON mode, to plain text, for the rest of the run (the cache key keeps the configured format, so answers
+stay addressable).
 
 Performance: requests use the client's documented raw path (``client.post(..., cast_to=httpx2.Response)``) and
 its aiohttp transport when available: in a measurement against the loopback server (2,000 requests, 100 ms
@@ -36,17 +38,18 @@ import httpx2
 import openai
 
 from lexqa.config import GenerateParams
+from lexqa.generate import NO_KEY
 from lexqa.generate.accounting import RunStats
 from lexqa.generate.cache import BackgroundWriter, Entry
 from lexqa.generate.jobs import Job, Progress, Ticker
 from lexqa.generate.limits import RateLimiter, backoff_delay, retry_after_s
 from lexqa.generate.parsing import entry_from_completion
-from lexqa.generate.prompts import response_format
+from lexqa.generate.prompts import JSON_OBJECT_SCHEMA, format_mode, response_format
 from lexqa.secrets import redact, remember
 
 log = logging.getLogger("lexqa.generate")
 RETRYABLE = frozenset({408, 409, 429}) | frozenset(range(500, 600))
-FORMAT_STEPS = ("json_schema", "json_object", "text")
+FORMAT_STEPS = ("json_schema", JSON_OBJECT_SCHEMA, "json_object", "text")
 
 
 class FatalBackendError(RuntimeError):
@@ -132,7 +135,7 @@ class ChatBackend:
                 status, message = exc.status_code, redact(_message(exc), self._api_key)
                 if status in (401, 403, 404):
                     raise FatalBackendError(self._fatal_message(status, message)) from None
-                if status in (400, 422) and self._step_down(body, message):
+                if status in (400, 422, 500) and self._step_down(body, message, status):
                     continue
                 if status not in RETRYABLE or attempt >= self.params.max_retries:
                     return self._failed(job, f"http_{status}", message)
@@ -165,11 +168,13 @@ class ChatBackend:
         fmt = response_format(self.mode, job.slots)
         return body if fmt is None else body | {"response_format": fmt}
 
-    def _step_down(self, body: dict[str, Any], message: str) -> bool:
-        """After a 400 about ``response_format``, use the next simpler format; False when none is left."""
-        if not re.search(r"response_format|json_schema|json_object|schema", message, re.I):
+    def _step_down(self, body: dict[str, Any], message: str, status: int) -> bool:
+        """After a refusal of ``response_format``, use the next simpler format; False when none is left, or
+        when the error is not about the format (a 500 must name ``response_format`` itself)."""
+        about = r"response_format" if status >= 500 else r"response_format|json_schema|json_object|schema"
+        if not re.search(about, message, re.I):
             return False
-        sent = (body.get("response_format") or {}).get("type", "text")
+        sent = format_mode(body.get("response_format"))
         if sent == self.mode and self.mode != "text":  # the first request to hit it steps down, once
             self.mode = FORMAT_STEPS[FORMAT_STEPS.index(self.mode) + 1]
             log.warning(
@@ -199,6 +204,11 @@ class ChatBackend:
 
     def _fatal_message(self, status: int, message: str) -> str:
         where = f"{self.params.base_url} (model {self.params.model})"
+        if status in (401, 403) and self._api_key == NO_KEY:
+            return (
+                f"{where} asks for an API key (HTTP {status}) and ${self.params.api_key_env} is not set; "
+                "export it with the key the server was started with (its --api-key)"
+            )
         if status in (401, 403):
             return (
                 f"{where} refused the API key from ${self.params.api_key_env} (HTTP {status}); "
