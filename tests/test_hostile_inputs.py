@@ -367,18 +367,25 @@ def test_a_linked_source_root_is_read_through_its_link(tmp_path):
 
 
 # --------------------------------------------------------------------------------------------- 7. many per file
-def run_ingest(sources: list[dict[str, Any]]) -> tuple[Any, Any]:
-    """(documents, rejects) of the ingest stage's checks over ``sources`` (French, language detection on)."""
+def run_ingest(sources: list[dict[str, Any]], **ingest_params: Any) -> tuple[Any, Any]:
+    """(documents, rejects) of the ingest stage's checks over ``sources`` (French unless they say, language
+    detection on)."""
     from lexqa.config import parse_params
     from lexqa.ingest import ingest
 
     common = {"lang": "fr", "domain": "d"}
-    params = parse_params({"model": {"name_or_path": "unused"}, "sources": [common | s for s in sources]})
+    raw = {
+        "model": {"name_or_path": "unused"},
+        "sources": [common | s for s in sources],
+        "ingest": ingest_params,
+    }
+    params = parse_params(raw)
     docs, rejects, _ = ingest(params)
     return docs, rejects
 
 
 FRENCH = "Toute personne a droit au respect de sa vie privée et familiale, de son domicile et de sa correspondance."
+NO_TITLE = {"title_column": None}
 RUSSIAN = (
     "Суд, исследовав материалы дела и выслушав объяснения сторон, пришёл к выводу об удовлетворении иска."
 )
@@ -398,7 +405,7 @@ def test_stage_rejects_from_a_file_of_many_documents_name_the_row_or_article(tmp
     (tmp_path / "codes/C.md").write_text(code, encoding="utf-8")
     docs, rejects = run_ingest(
         [
-            {"name": "faq", "kind": "tabular", "path": str(tmp_path / "faq.jsonl"), "title_column": None},
+            {"name": "faq", "kind": "tabular", "path": str(tmp_path / "faq.jsonl")} | NO_TITLE,
             {"name": "codes", "kind": "markdown", "path": str(tmp_path / "codes")},
         ]
     )
@@ -421,3 +428,28 @@ def test_legifrance_article_rejected_by_the_stage_is_named_by_its_number(tmp_pat
     (tmp_path / "code.json").write_text(json.dumps(code))
     _, rejects = run_ingest([{"name": "lf", "kind": "legifrance_json", "path": str(tmp_path / "code.json")}])
     assert rejects["detail"].to_list() == ["lf:LEGIARTI000000000001 (article L1): 6 characters of text"]
+
+
+# --------------------------------------------------------------------------------------------- 10. language
+GERMAN = "Jede Person hat das Recht auf Achtung ihres Privat- und Familienlebens und ihrer Korrespondenz."
+
+
+def test_wrong_language_names_the_language_detected_not_the_runs_stand_in(tmp_path):
+    # Among French and English (lingua needs two candidates) German read as "en (1.00)".
+    rows = [{"id": "fr", "text": FRENCH}, {"id": "de", "text": GERMAN}]
+    (tmp_path / "faq.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    docs, rejects = run_ingest(
+        [{"name": "faq", "kind": "tabular", "path": str(tmp_path / "faq.jsonl")} | NO_TITLE]
+    )
+    assert docs["doc_id"].to_list() == ["faq:fr"]
+    assert rejects["detail"].to_list() == ["faq:de (line 2): detected de (1.00), source faq declares fr"]
+
+
+def test_wrong_language_for_low_confidence_says_so(tmp_path):
+    mixed = "The contract est formé par la rencontre of an offer and an acceptance."
+    (tmp_path / "faq.jsonl").write_text(json.dumps({"id": "mixed", "text": mixed}) + "\n")
+    source = {"name": "faq", "kind": "tabular", "path": str(tmp_path / "faq.jsonl")} | NO_TITLE
+    _, rejects = run_ingest([source], min_confidence=0.95)
+    (detail,) = rejects["detail"].to_list()
+    assert detail.startswith("faq:mixed (line 1): detected fr with confidence 0.")
+    assert detail.endswith(", below ingest.min_confidence 0.95, source faq declares fr")

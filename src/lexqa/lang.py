@@ -1,13 +1,21 @@
-"""Language detection restricted to the languages in play.
+"""Language detection restricted to the languages in play, and naming a language outside them.
 
 We use lingua-language-detector rather than langdetect: restricted to the few languages a run declares it is
 deterministic without seeding, reads short Russian questions correctly (langdetect often says mk/bg), and was
 about 60x faster in our check (see docs/decisions.md)::
 
-    >>> from lexqa.lang import LanguageDetector
+    >>> from lexqa.lang import LanguageDetector, identify
     >>> det = LanguageDetector(["fr", "ru"])
     >>> det.detect("Quelles sont les conditions de la prescription acquisitive ?")
     ('fr', 1.0)
+
+A restricted detector can only answer with a language in play: German text among French (and English, the
+second language lingua needs) reads as English. :func:`identify` names the language among all 75 that lingua
+knows, for messages such as the ``wrong_language`` reject's::
+
+    >>> lang, confidence = identify("Jede Person hat das Recht auf Achtung ihres Privat- und Familienlebens.")
+    >>> lang, round(confidence, 2)
+    ('de', 1.0)
 """
 
 from __future__ import annotations
@@ -51,6 +59,23 @@ class LanguageDetector:
             _best(values) if any(ch.isalpha() for ch in sample) else (None, 0.0)
             for sample, values in zip(samples, results, strict=True)
         ]
+
+
+@cache
+def _naming_detector():
+    """Every language lingua knows, in low-accuracy mode (trigram models only: about 70 MB, milliseconds a text
+    once loaded), built on first use: only documents that are rejected are named."""
+    return LanguageDetectorBuilder.from_all_languages().with_low_accuracy_mode().build()
+
+
+def identify(text: str) -> tuple[str | None, float]:
+    """The language of ``text`` among every language lingua knows, and its confidence; (None, 0.0) without
+    letters. Low-accuracy mode is reliable from about 60 characters (a short Russian sentence may read as
+    Ukrainian): use it to name a language in a message, not to decide what is kept."""
+    sample = text[:_SAMPLE_CHARS]
+    if not any(ch.isalpha() for ch in sample):
+        return None, 0.0
+    return _best(_naming_detector().compute_language_confidence_values(sample))
 
 
 def _best(values: list) -> tuple[str | None, float]:

@@ -25,7 +25,7 @@ import polars as pl
 
 from lexqa.config import Params, SourceBase
 from lexqa.ingest.records import Doc, Reject
-from lexqa.lang import LanguageDetector
+from lexqa.lang import LanguageDetector, identify
 from lexqa.summary import StageSummary, progress
 from lexqa.tables import DOCUMENTS, REJECTS, TableWriter, frame, write_table
 
@@ -165,9 +165,26 @@ def _detect_languages(
         if lang == source.lang and conf >= params.ingest.min_confidence:
             d["lang"] = lang
             continue
-        found = f"detected {lang} ({conf:.2f})" if lang else f"in none of {', '.join(detector.codes)}"
+        found = _language_found(str(d["text"]), (lang, conf), source.lang, detector, params)
         detail = f"{found}, source {source.name} declares {source.lang}"
         reject(source, Reject(str(d["origin"]), "wrong_language", f"{where}: {detail}"))
+
+
+def _language_found(
+    text: str, found: tuple[str | None, float], declared: str, detector: LanguageDetector, params: Params
+) -> str:
+    """What a ``wrong_language`` reject says was found. The run's detector chooses only among the languages in
+    play (German among French and English reads as English), so another language is named among all of
+    lingua's (:func:`lexqa.lang.identify`); when that names the declared language, the run's verdict is given."""
+    lang, conf = found
+    if lang == declared:
+        minimum = params.ingest.min_confidence
+        return f"detected {lang} with confidence {conf:.2f}, below ingest.min_confidence {minimum}"
+    named, named_conf = identify(text)
+    if named is not None and named != declared:
+        return f"detected {named} ({named_conf:.2f})"
+    codes = ", ".join(detector.codes)
+    return f"detected {lang} ({conf:.2f}) among {codes}" if lang else f"in none of {codes}"
 
 
 def run(params: Params, out_dir: str | Path = "data/processed") -> StageSummary:
