@@ -13,21 +13,28 @@ import itertools
 import json
 import logging
 import os
+import socket
+import struct
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, ClassVar
 
+import openai
 import polars as pl
 import pytest
 import yaml
 from llm_server import generate_params, write_chunks
 
+from lexqa import generate
 from lexqa.config import ParamsError, parse_params
 from lexqa.curate.judge import Judge
 from lexqa.fetch.client import FetchError, PoliteClient
@@ -318,6 +325,143 @@ def test_summaries_are_redacted_whatever_a_stage_puts_in_them(
 def test_redact_hides_what_is_shaped_like_a_credential(text: str, expected: str | None) -> None:
     assert redact(text) == (text if expected is None else expected)
     assert redact(redact(text)) == redact(text)  # applying it twice changes nothing
+
+
+# ============================================================================ 6. connection error classes
+def closed_port() -> int:
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    return port
+
+
+@contextmanager
+def raw_server(behaviour: str) -> Iterator[int]:
+    """A TCP server on 127.0.0.1: ``reset`` accepts then resets (SO_LINGER 0), ``silent`` accepts and never
+    answers, ``http`` answers anything with a plain-HTTP 400 (so a TLS client hello gets HTTP back)."""
+    listener = socket.socket()
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(64)
+    held: list[socket.socket] = []
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            if behaviour == "reset":
+                conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                conn.close()
+            elif behaviour == "http":
+                conn.recv(65536)
+                conn.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                conn.close()
+            else:
+                held.append(conn)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield listener.getsockname()[1]
+    finally:
+        listener.close()
+        for conn in held:
+            conn.close()
+
+
+def resolver_fails_fast(host: str, within_s: float = 5.0) -> bool:
+    """Whether the system resolver says quickly that ``host`` does not exist (it may hang or forward)."""
+    pool = ThreadPoolExecutor(max_workers=1)
+    future = pool.submit(socket.getaddrinfo, host, 80)
+    pool.shutdown(wait=False)
+    try:
+        future.result(timeout=within_s)
+    except socket.gaierror:
+        return True
+    except (FutureTimeout, OSError):
+        return False
+    return False  # it resolved: a resolver that answers every name
+
+
+@contextmanager
+def target(kind: str) -> Iterator[str]:
+    """A base URL that fails with ``kind``."""
+    if kind == "connection_refused":
+        yield f"http://127.0.0.1:{closed_port()}/v1"
+    elif kind == "connection_dns":
+        if not resolver_fails_fast("nonexistent.invalid"):
+            pytest.skip("the system resolver does not fail fast on a .invalid name (it hangs or answers)")
+        yield "http://nonexistent.invalid/v1"
+    else:
+        behaviour = {"connection_reset": "reset", "connection_tls": "http", "timeout": "silent"}[kind]
+        with raw_server(behaviour) as port:
+            scheme = "https" if kind == "connection_tls" else "http"
+            yield f"{scheme}://127.0.0.1:{port}/v1"
+
+
+@pytest.fixture(params=["aiohttp", "httpx"])
+def transport(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The client's aiohttp transport (the default), or its httpx one (when aiohttp is not installed)."""
+    if request.param == "httpx":
+
+        def missing(**_kwargs: Any) -> None:
+            raise RuntimeError("aiohttp not installed")
+
+        monkeypatch.setattr(openai, "DefaultAioHttpClient", missing)
+    return request.param
+
+
+CLASSES = {
+    "connection_refused": "connection refused by 127.0.0.1:",
+    "connection_reset": "reset or closed the connection before answering",
+    "connection_dns": "cannot resolve the host of nonexistent.invalid:80",
+    "connection_tls": "TLS handshake with 127.0.0.1:",
+    "timeout": "no answer within 0.5 s",
+}
+
+
+@pytest.mark.parametrize("kind", list(CLASSES))
+def test_each_connection_failure_is_recorded_as_its_class(
+    kind: str, transport: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(ENV, KEY)
+    write_chunks(tmp_path / "chunks.parquet", 2)
+    with target(kind) as url:
+        params = generate_params(
+            SimpleNamespace(url=url),
+            tmp_path / "cache",
+            max_retries=1,
+            timeout_s=0.5,
+            concurrency=2,
+            max_failed_fraction=1.0,
+        )
+        started = time.monotonic()
+        generate.run(params, in_dir=tmp_path, out_dir=tmp_path, metrics_dir=tmp_path / "metrics")
+        elapsed = time.monotonic() - started
+    errors = read_table(tmp_path / "questions.parquet", QUESTIONS).unique("chunk_id")["error"].to_list()
+    assert len(errors) == 2
+    for error in errors:
+        code, detail = error.split(": ", 1)
+        assert code == kind and CLASSES[kind] in detail, error
+    summary = json.loads((tmp_path / "generate_summary.json").read_text(encoding="utf-8"))
+    assert summary["rejects_by_reason"] == {kind: 2}
+    assert elapsed < 30  # two tries of two requests, bounded by the 0.5 s timeout: nothing hangs
+
+
+def test_the_batch_backend_names_the_class_when_the_server_cannot_be_reached(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(ENV, KEY)
+    write_chunks(tmp_path / "chunks.parquet", 2)
+    with target("connection_refused") as url:
+        params = generate_params(
+            SimpleNamespace(url=url), tmp_path / "cache", backend="openai-batch", max_retries=0
+        )
+        with pytest.raises(ParamsError, match=r"cannot be reached \(connection_refused: connection refused"):
+            generate.run(params, in_dir=tmp_path, out_dir=tmp_path, metrics_dir=tmp_path / "metrics")
 
 
 # ============================================================================ 8. strictly typed params

@@ -12,7 +12,8 @@ and stores each result in the response cache, like an online answer. Every step 
   collect it (its chunks are failures in the meantime, so the stage exits non-zero).
 
 Lines that failed inside a batch, and requests missing from an expired or failed batch, become failures that
-the next run submits again::
+the next run submits again. A server that cannot be reached (after the client's retries) stops the run with
+the error's class (:mod:`lexqa.generate.neterrors`), as a refused key does::
 
     backend = BatchBackend(params.generate, api_key=os.environ["OPENAI_API_KEY"], cache=cache)
     stats = asyncio.run(backend.run(jobs, cache.writer()))
@@ -35,6 +36,7 @@ from lexqa.generate.accounting import RunStats
 from lexqa.generate.cache import BackgroundWriter, BatchRecord, Entry, ResponseCache
 from lexqa.generate.chat import FatalBackendError, make_client
 from lexqa.generate.jobs import Job, Ticker
+from lexqa.generate.neterrors import classify, where
 from lexqa.generate.parsing import entry_from_completion
 from lexqa.secrets import redact
 from lexqa.tables import write_jsonl
@@ -69,6 +71,12 @@ class BatchBackend:
         except (openai.AuthenticationError, openai.PermissionDeniedError, openai.NotFoundError) as exc:
             message = redact(str(exc), self._api_key)
             raise FatalBackendError(f"{self.params.base_url} refused the batch request: {message}") from None
+        except openai.APIConnectionError as exc:  # after the client's own retries
+            code, detail = classify(exc, where(self.params.base_url), self.params.timeout_s)
+            raise FatalBackendError(
+                f"{self.params.base_url} cannot be reached ({code}: {redact(detail, self._api_key)}); "
+                "run the stage again when it can: open batches are resumed"
+            ) from None
         finally:
             await client.close()
         return stats

@@ -16,6 +16,10 @@ its aiohttp transport when available: in a measurement against the loopback serv
 latency, 128 in flight) that took client CPU from 4.0 to 1.2 ms per request, compared with
 ``chat.completions.create`` on the default transport.
 
+A request that got no HTTP answer is recorded with its class, from the deepest cause of the client's exception
+(:mod:`lexqa.generate.neterrors`: ``connection_refused``, ``connection_reset``, ``connection_dns``,
+``connection_tls``, ``timeout``, ``connection``); every class is retried like a 5xx.
+
 The API key is read from the environment variable named by ``generate.api_key_env``, handed to the client,
 and never logged or stored: error texts are redacted (:func:`lexqa.secrets.redact`: the key, and anything
 shaped like a key or a bearer token, such as an error body echoing the request's headers) before they reach the
@@ -43,6 +47,7 @@ from lexqa.generate.accounting import RunStats
 from lexqa.generate.cache import BackgroundWriter, Entry
 from lexqa.generate.jobs import Job, Progress, Ticker
 from lexqa.generate.limits import RateLimiter, backoff_delay, retry_after_s
+from lexqa.generate.neterrors import classify, where
 from lexqa.generate.parsing import entry_from_completion
 from lexqa.generate.prompts import JSON_OBJECT_SCHEMA, format_mode, response_format
 from lexqa.secrets import redact, remember
@@ -87,6 +92,7 @@ class ChatBackend:
         self._api_key = api_key
         remember(api_key)  # hidden from every log line and error of the process from now on
         self.mode = params.response_format
+        self._where = where(params.base_url)
 
     async def run(
         self, jobs: Sequence[Job], writer: BackgroundWriter, ticker: Progress | None = None
@@ -143,13 +149,10 @@ class ChatBackend:
                 if status == 429 and retry_after:
                     limiter.pause(retry_after)
                 await self._sleep(attempt, retry_after, stats)
-            except openai.APITimeoutError:
+            except openai.APIConnectionError as exc:  # APITimeoutError included: classify() tells them apart
                 if attempt >= self.params.max_retries:
-                    return self._failed(job, "timeout", f"no answer within {self.params.timeout_s:g} s")
-                await self._sleep(attempt, None, stats)
-            except openai.APIConnectionError as exc:
-                if attempt >= self.params.max_retries:
-                    return self._failed(job, "connection", redact(str(exc.__cause__ or exc), self._api_key))
+                    code, detail = classify(exc, self._where, self.params.timeout_s)
+                    return self._failed(job, code, redact(detail, self._api_key))
                 await self._sleep(attempt, None, stats)
             else:
                 return self._answer(job, response, limiter, estimate)
