@@ -13,6 +13,7 @@ import itertools
 import json
 import logging
 import os
+import signal
 import socket
 import struct
 import subprocess
@@ -41,8 +42,13 @@ from lexqa.fetch.client import FetchError, PoliteClient
 from lexqa.secrets import redact, remember
 from lexqa.summary import StageSummary
 from lexqa.tables import (
+    DOCUMENTS,
     QUESTIONS,
+    STALE_AFTER_S,
+    empty,
     read_table,
+    remove_stale_temp_files,
+    write_table,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -325,6 +331,86 @@ def test_summaries_are_redacted_whatever_a_stage_puts_in_them(
 def test_redact_hides_what_is_shaped_like_a_credential(text: str, expected: str | None) -> None:
     assert redact(text) == (text if expected is None else expected)
     assert redact(redact(text)) == redact(text)  # applying it twice changes nothing
+
+
+# ============================================================================ 5. killed writers' temp files
+WRITER = """
+import sys, time
+import polars as pl
+from lexqa.tables import DOCUMENTS, TableWriter, empty
+with TableWriter(sys.argv[1], DOCUMENTS) as writer:
+    writer.write(empty(DOCUMENTS))
+    print("writing", flush=True)
+    sys.stdin.readline()  # stays mid-write until told (or killed)
+"""
+
+
+def start_writer(path: Path) -> subprocess.Popen:
+    proc = subprocess.Popen(
+        [sys.executable, "-c", WRITER, str(path)],
+        env=stage_env(),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None and proc.stdout.readline() == "writing\n"
+    return proc
+
+
+def temp_files(folder: Path, name: str) -> list[str]:
+    return sorted(
+        p.name for p in folder.iterdir() if p.name.startswith(f".{name}.") and p.name.endswith(".tmp")
+    )
+
+
+def test_a_killed_writers_temp_file_is_removed_by_the_next_write(tmp_path: Path) -> None:
+    path = tmp_path / "documents.parquet"
+    writer = start_writer(path)
+    os.kill(writer.pid, signal.SIGKILL)
+    writer.wait()
+    left = temp_files(tmp_path, path.name)
+    assert len(left) == 1 and f"-{writer.pid}." in left[0]  # the writer is in the name
+    assert not path.exists()
+    write_table(empty(DOCUMENTS), path, DOCUMENTS)  # the next run
+    assert temp_files(tmp_path, path.name) == [] and read_table(path, DOCUMENTS).height == 0
+
+
+def test_a_live_writers_and_other_outputs_temp_files_are_kept(tmp_path: Path) -> None:
+    path, other = tmp_path / "documents.parquet", tmp_path / "chunks.parquet"
+    killed = start_writer(other)  # another output's leftover: not this writer's business
+    os.kill(killed.pid, signal.SIGKILL)
+    killed.wait()
+    live = start_writer(path)  # a second run of the same stage, still writing
+    try:
+        live_temp = temp_files(tmp_path, path.name)
+        write_table(empty(DOCUMENTS), path, DOCUMENTS)
+        assert temp_files(tmp_path, path.name) == live_temp  # not removed under the live writer's feet
+        assert len(temp_files(tmp_path, other.name)) == 1
+        live.communicate("done\n", timeout=60)  # the live writer finishes and renames its file
+        assert live.returncode == 0
+    finally:
+        live.kill()
+    assert temp_files(tmp_path, path.name) == [] and read_table(path, DOCUMENTS).height == 0
+
+
+def test_temp_files_whose_writer_cannot_be_checked_go_by_age(tmp_path: Path) -> None:
+    path = tmp_path / "pairs.parquet"
+    names = {
+        "old_other_host": ".pairs.parquet.0badc0de-1234.abcdefgh.tmp",
+        "new_other_host": ".pairs.parquet.0badc0de-1234.ijklmnop.tmp",
+        "old_unnamed_writer": ".pairs.parquet.qrstuvwx.tmp",  # named before writers were recorded
+        "not_a_temp_file": ".pairs.parquet.notes.txt",
+    }
+    for name in names.values():
+        (tmp_path / name).write_text("x", encoding="utf-8")
+    old = time.time() - STALE_AFTER_S - 60
+    for key in ("old_other_host", "old_unnamed_writer"):
+        os.utime(tmp_path / names[key], (old, old))
+    removed = remove_stale_temp_files(path)
+    assert sorted(p.name for p in removed) == sorted([names["old_other_host"], names["old_unnamed_writer"]])
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [names["new_other_host"], names["not_a_temp_file"]]
+    )
 
 
 # ============================================================================ 6. connection error classes

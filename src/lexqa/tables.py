@@ -2,7 +2,8 @@
 
 Each stage's table has a declared polars schema here; :func:`write_table` checks a frame against it (same columns,
 same order, same dtypes) and writes it atomically (temp file in the same directory, fsync, rename), so a killed
-stage never leaves a half-written file that the next stage trusts::
+stage never leaves a half-written file that the next stage trusts; the temp file a killed writer leaves behind
+is removed by the next write of the same output (:func:`remove_stale_temp_files`)::
 
     >>> import polars as pl
     >>> from lexqa.tables import REJECTS, write_table, empty
@@ -11,9 +12,14 @@ stage never leaves a half-written file that the next stage trusts::
 
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
 import os
+import re
+import socket
 import tempfile
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,6 +28,7 @@ from typing import Any
 import polars as pl
 
 Schema = dict[str, pl.DataType]
+log = logging.getLogger("lexqa")
 
 DOCUMENTS: Schema = {
     "doc_id": pl.String(),  # "<source>:<native id>", unique in the table
@@ -140,12 +147,74 @@ def check_schema(df: pl.DataFrame, schema: Schema, name: str = "table") -> None:
         raise ValueError(f"{name}: wrong dtypes: {'; '.join(wrong)}")
 
 
+STALE_AFTER_S = 24 * 3600.0
+"""Age after which a temp file whose writer cannot be checked (another machine's, or one named before writers
+were recorded in the name) counts as abandoned."""
+
+_HOST = hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8]
+_TEMP_TAIL = re.compile(r"(?:(?P<host>[0-9a-f]{8})-(?P<pid>\d+)\.)?[A-Za-z0-9_]{8}\.tmp")
+"""What follows ``.<name>.`` in a temp file's name: its writer (absent in names made before it was recorded)
+and tempfile's 8 random characters."""
+
+
+def _temp_prefix(path: Path) -> str:
+    """``.<name>.<host>-<pid>.``: the writer of a temp file is in its name (:func:`remove_stale_temp_files`)."""
+    return f".{path.name}.{_HOST}-{os.getpid()}."
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True
+
+
+def _abandoned(entry: Path, host: str | None, pid: str | None) -> bool:
+    if host == _HOST and pid is not None:
+        return not _alive(int(pid))
+    try:  # another machine's writer (a shared folder), or a name without its writer: by age only
+        return time.time() - entry.lstat().st_mtime > STALE_AFTER_S
+    except FileNotFoundError:
+        return False
+
+
+def remove_stale_temp_files(path: str | Path) -> list[Path]:
+    """Remove the temp files that killed writers of ``path`` left beside it (``.<name>.*.tmp``); return them.
+
+    Called by every atomic write before it starts, so the next run of a stage removes its own leftovers.
+    Only temp files of this very output are considered (another output's, another stage's, are never touched),
+    and only abandoned ones: a temp file's name holds its writer's host and process id, and it is removed only
+    when that process is gone. The pid, not the file's age, decides, because two runs may write at once: a run
+    that removed every temp file older than itself would delete the file a slower, still-running run is
+    writing, and that run's rename would fail. A reused pid only keeps a leftover until that process ends. A
+    writer on another machine (a shared folder) cannot be checked, so its temp file, and one named before
+    writers were recorded, is removed only after :data:`STALE_AFTER_S`.
+    """
+    path = Path(path)
+    prefix, removed = f".{path.name}.", []
+    with os.scandir(path.parent) as entries:
+        for entry in entries:
+            tail = entry.name.removeprefix(prefix) if entry.name.startswith(prefix) else None
+            match = _TEMP_TAIL.fullmatch(tail) if tail else None
+            if match and _abandoned(Path(entry.path), match["host"], match["pid"]):
+                Path(entry.path).unlink(missing_ok=True)
+                removed.append(Path(entry.path))
+    if removed:
+        log.info("removed %d temp file(s) left by killed writers of %s", len(removed), path)
+    return removed
+
+
 @contextmanager
 def atomic_path(path: str | Path):
-    """Yield a temporary path next to ``path``; on success it is fsynced and renamed over ``path``."""
+    """Yield a temporary path next to ``path``; on success it is fsynced and renamed over ``path``. Temp files
+    that killed writers of ``path`` left are removed first (:func:`remove_stale_temp_files`)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    remove_stale_temp_files(path)
+    fd, tmp = tempfile.mkstemp(prefix=_temp_prefix(path), suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
         os.chmod(tmp, 0o644)  # mkstemp makes it private (0600); outputs are ordinary readable files
