@@ -453,3 +453,65 @@ def test_wrong_language_for_low_confidence_says_so(tmp_path):
     (detail,) = rejects["detail"].to_list()
     assert detail.startswith("faq:mixed (line 1): detected fr with confidence 0.")
     assert detail.endswith(", below ingest.min_confidence 0.95, source faq declares fr")
+
+
+# --------------------------------------------------------------------------------------------- 12. sudrf pages
+NEW_TEMPLATE = Path(__file__).parent / "fixtures/sudrf_new_template"
+
+
+def test_sudrf_newer_template_gives_the_act_and_the_card():
+    (doc,) = sudrf_html.read_page(NEW_TEMPLATE / "krai_33-0417-2025.html")
+    assert isinstance(doc, Doc), doc
+    assert (doc.native_id, doc.number, doc.date) == (
+        "00RS0002-01-2024-004417-25@33-0417/2025",
+        "33-0417/2025",
+        "2025-03-17",
+    )
+    assert doc.title == "Примерский краевой суд: Апелляционное определение"
+    assert doc.url.startswith("https://primersky-kraevoy.sample.invalid/")
+    meta = doc.meta
+    assert (meta["uid"], meta["rapporteur"], meta["result"]) == (
+        "00RS0002-01-2024-004417-25",
+        "Учебная В.В.",
+        "решение оставлено без изменения",
+    )
+    assert (meta["received_date"], meta["decision_date"]) == ("2025-02-10", "2025-03-17")
+    assert meta["act_label"] == "Судебный акт #1 (Определение)"
+    assert next(iter(meta["card"])) == "Дело"  # the tab's label: the card table has no heading of its own
+    assert meta["card"]["Дело"]["Категория дела"].endswith("→ прочие")
+    paragraphs = doc.text.split("\n\n")
+    assert paragraphs[0] == "УИД 00RS0002-01-2024-004417-25"
+    assert "УСТАНОВИЛА:" in paragraphs and "ОПРЕДЕЛИЛА:" in paragraphs
+    assert paragraphs[-1] == "Председательствующий Б.Б. Примеров"
+    for furniture in ("Движение дела", "Судебное заседание", "ИСТЕЦ", "Судебный акт #"):
+        assert furniture not in doc.text
+
+
+def test_sudrf_newer_template_with_two_document_tabs_gives_two_acts():
+    first, second = sudrf_html.read_page(NEW_TEMPLATE / "krai_33-0555-2025_two_acts.html")
+    assert (first.native_id, second.native_id) == ("33-0555/2025@2025-04-07", "33-0555/2025@2025-04-14@act2")
+    assert (first.meta["encoding"], first.meta["case_number_full"]) == (
+        "cp1251",
+        "33-0555/2025 ~ М-0101/2025",
+    )
+    assert second.meta["act_label"] == "Судебный акт #2 (Определение об исправлении описки)"
+    assert second.text.startswith("ОБРАЗЕЦ") and "исправить описку" in second.text
+    assert "исправить описку" not in first.text
+
+
+def test_sudrf_page_without_an_act_names_the_markers_looked_for(tmp_path):
+    page = (NEW_TEMPLATE / "krai_33-0417-2025.html").read_text(encoding="utf-8")
+    card_only = (
+        page[: page.index('<div class="lawcase-tab-content" id="tab_content_Document1"')]
+        + "</div></body></html>"
+    )
+    (tmp_path / "card_only.html").write_text(card_only, encoding="utf-8")
+    (reject,) = sudrf_html.read_page(tmp_path / "card_only.html")
+    assert reject.reason == "no_act_text"
+    assert "div#cont_doc1" in reject.detail and "#tab_content_Document1" in reject.detail
+
+
+def test_sudrf_newer_template_through_the_stage(tmp_path):
+    docs, rejects = run_ingest([{"name": "s", "kind": "sudrf_html", "path": str(NEW_TEMPLATE), "lang": "ru"}])
+    assert docs.height == 3 and rejects.height == 0
+    assert set(docs["lang"]) == {"ru"}

@@ -1,15 +1,26 @@
 """sudrf.ru case pages → one document per judicial act embedded in the page.
 
-A court site's case page (``modules.php?name=sud_delo&name_op=case...``) holds the case card in tabs
-(``li#tab1..`` / ``div#cont1..``, each a ``table#tablcont``) and, under the «СУДЕБНЫЕ АКТЫ» tab, the text of
-the acts in ``div#cont_doc1``, ``div#cont_doc2``... with one ``<p>`` per paragraph. The reader takes:
+A court site's case page (``modules.php?name=sud_delo&name_op=case...``) comes in two templates (:data:`TEMPLATES`):
 
-- the act's text from ``div#cont_docN``: one paragraph per ``<p>`` (a ``<br>`` inside a ``<p>`` is a space:
+- the district courts' one holds the case card in tabs (``li#tab1..`` / ``div#cont1..``, each a
+  ``table#tablcont``) and, under the «СУДЕБНЫЕ АКТЫ» tab, the text of the acts in ``div#cont_doc1``,
+  ``div#cont_doc2``... (tab labels ``li#tab_doc1``...), the case number in ``div.casenumber``;
+- the newer one (regional and appeal courts) puts everything in ``div#case_window``: the case number in
+  ``div.case-num``, tabs ``li#tab_id_Case``, ``li#tab_id_EventList``, ``li#tab_id_PersonList``,
+  ``li#tab_id_Document1``... whose contents are ``div.lawcase-tab-content`` (``#tab_content_Case`` holds the
+  card as ``table.law-case-table`` rows), each act in its own ``div#tab_content_DocumentN``.
+
+Each act holds one ``<p>`` (or ``<span>``) per paragraph. The reader takes:
+
+- the act's text from each act ``div``: one paragraph per ``<p>`` (a ``<br>`` inside a ``<p>`` is a space:
   the sites put them mid-sentence, before placeholders), cleaned with :mod:`lexqa.ingest.rulings` (section
-  markers on their own paragraph, placeholders such as ``<адрес>`` or ``{Адрес изъят}`` kept);
+  markers on their own paragraph, placeholders such as ``<адрес>`` or ``{Адрес изъят}`` kept); several act tabs
+  are several acts;
 - the card: every label/value row of the card tables, by table heading (``ДЕЛО``, ``РАССМОТРЕНИЕ В НИЖЕСТОЯЩЕМ
-  СУДЕ``, ``ЖАЛОБА № 1*``...) in ``meta["card"]``, and the usual fields by name: ``uid`` (УИД), ``category``,
-  ``judge``, ``received_date``, ``decision_date``, ``result``; the case number (``div.casenumber``), the
+  СУДЕ``, ``ЖАЛОБА № 1*``..., else the tab's label: ``Дело``) in ``meta["card"]`` (tables inside an act are
+  the act's, not the card's), and the usual fields by name: ``uid`` (УИД), ``category``, ``judge``
+  (``Судья``), ``rapporteur`` (``Докладчик``), ``received_date``, ``decision_date``, ``result``
+  (``Результат рассмотрения`` or ``Решение``); the case number (``div.casenumber`` or ``div.case-num``), the
   proceedings type (``div.title``) and the court (page heading, else ``<title>``);
 - the page's URL: ``<link rel=canonical>``, ``og:url``, else the page address that the sudrf visit counter
   carries (``counter.sudrf.ru/cnt.php?...&pg=<url>``).
@@ -23,7 +34,8 @@ page gets ``@act2``.
 
 The bytes decide the encoding (:mod:`lexqa.ingest.encoding`), whatever the ``<meta>`` declares. Rejects: an
 empty file (``empty_file``), binary content (``binary_content``), nothing a parser can read
-(``malformed_html``), a page without an act text (``no_act_text``: a case card whose act is not published).
+(``malformed_html``), a page without an act text (``no_act_text``: a case card whose act is not published; the
+detail lists the markers looked for, so a third template shows up as such).
 
     >>> from lexqa.config import SudrfHtmlSource
     >>> from lexqa.ingest.sudrf_html import read
@@ -64,9 +76,11 @@ _CARD_FIELDS = {
     "Уникальный идентификатор дела": "uid",
     "Категория дела": "category",
     "Судья": "judge",
+    "Докладчик": "rapporteur",
     "Дата поступления": "received_date",
     "Дата рассмотрения": "decision_date",
     "Результат рассмотрения": "result",
+    "Решение": "result",
 }
 _DATE_FIELDS = frozenset({"received_date", "decision_date"})
 
@@ -100,19 +114,63 @@ def read_page(path: Path) -> Iterator[Doc | Reject]:
 
     page = _page(root, decoded.encoding)
     found = False
-    for index, act in enumerate(_acts(root), start=1):
+    for index, (act, label) in enumerate(_acts(root), start=1):
         paragraphs = act_paragraphs(act)
         if paragraphs:
             found = True
-            yield _doc(path, page, paragraphs, index, _act_label(root, act))
+            yield _doc(path, page, paragraphs, index, label)
     if not found:
-        detail = "no div#cont_doc* with text: the page has the case card but no published act"
+        looked = "; ".join(t.markers for t in TEMPLATES)
+        detail = f"no act with text under {looked}: the page may have the case card but no published act"
         yield Reject(origin, "no_act_text", detail)
 
 
-def _acts(root: etree._Element) -> list[etree._Element]:
-    acts = root.xpath('//div[starts-with(@id, "cont_doc")]')
-    return sorted(acts, key=lambda el: int(re.sub(r"\D", "", el.get("id")) or 0))
+@dataclass(frozen=True, slots=True)
+class Template:
+    """Where one sudrf page template keeps its acts and its card."""
+
+    markers: str  # what the no_act_text reject says was looked for
+    act_id: str  # prefix of the id of each act's div; a number follows
+    tab_id: str  # prefix of the id of each act's tab (its label); the act's number follows
+    card: str  # XPath condition on a div whose tables (outside acts) are card tables
+
+
+TEMPLATES = (
+    Template(
+        markers="div#cont_doc1, #cont_doc2... (tabs li#tab_doc*)",
+        act_id="cont_doc",
+        tab_id="tab_doc",
+        card='starts-with(@id, "cont")',
+    ),
+    Template(
+        markers="div#case_window's div.lawcase-tab-content#tab_content_Document1, #..Document2... "
+        "(tabs li#tab_id_Document*)",
+        act_id="tab_content_Document",
+        tab_id="tab_id_Document",
+        card='contains(concat(" ", @class, " "), " lawcase-tab-content ")',
+    ),
+)
+"""The page templates read, the district courts' first; a page may have acts under both (none seen so far)."""
+
+_IN_ACT = " or ".join(f'starts-with(@id, "{t.act_id}")' for t in TEMPLATES)
+
+
+def _acts(root: etree._Element) -> list[tuple[etree._Element, str | None]]:
+    """Each act's div with its tab label (``Судебный акт #1 (Решения)``), template by template, in number order."""
+    out = []
+    for template in TEMPLATES:
+        acts = root.xpath(f'//div[starts-with(@id, "{template.act_id}")]')
+        numbered = sorted((_number(act.get("id"), template.act_id), act) for act in acts)
+        for number, act in numbered:
+            tab = root.xpath(f'//li[@id="{template.tab_id}{number}"]') if number else []
+            out.append((act, (_text(tab[0]) or None) if tab else None))
+    return out
+
+
+def _number(element_id: str, prefix: str) -> int:
+    """The number after ``prefix`` in an id (``cont_doc2`` → 2); 0 when there is none."""
+    digits = re.sub(r"\D", "", element_id.removeprefix(prefix))
+    return int(digits) if digits else 0
 
 
 def act_paragraphs(act: etree._Element) -> list[str]:
@@ -130,16 +188,12 @@ def _text(el: etree._Element) -> str:
     return normalize_space(el.text_content())
 
 
-def _act_label(root: etree._Element, act: etree._Element) -> str | None:
-    """The act's tab label, ``Судебный акт #1 (Решения)``."""
-    tab = root.xpath(f'//li[@id="tab_doc{re.sub(r"[^0-9]", "", act.get("id"))}"]')
-    return _text(tab[0]) or None if tab else None
-
-
 def _card(root: etree._Element) -> dict[str, dict[str, str]]:
-    """Label/value rows of the card tables (two cells per row), grouped by the table's heading."""
+    """Label/value rows of the card tables (two cells per row), grouped by the table's heading, else its tab's
+    label; tables inside an act belong to the act."""
     card: dict[str, dict[str, str]] = {}
-    for table in root.xpath('//div[starts-with(@id, "cont") and not(starts-with(@id, "cont_doc"))]//table'):
+    in_card = " or ".join(t.card for t in TEMPLATES)
+    for table in root.xpath(f"//table[ancestor::div[{in_card}]][not(ancestor::div[{_IN_ACT}])]"):
         heading = table.xpath("./tr/th | ./tbody/tr/th | ./thead/tr/th")
         rows = {}
         for row in table.xpath("./tr | ./tbody/tr"):
@@ -149,8 +203,18 @@ def _card(root: etree._Element) -> dict[str, dict[str, str]]:
                 if label and value:
                     rows[label] = value
         if rows:
-            card.setdefault(_text(heading[0]) if heading else "", {}).update(rows)
+            card.setdefault(_text(heading[0]) if heading else _tab_label(root, table), {}).update(rows)
     return card
+
+
+def _tab_label(root: etree._Element, table: etree._Element) -> str:
+    """The label of the newer template's tab holding ``table`` (``#tab_content_Case`` → ``li#tab_id_Case``)."""
+    for div in table.iterancestors("div"):
+        tab_id = (div.get("id") or "").removeprefix("tab_content_")
+        if tab_id != div.get("id"):
+            tab = root.xpath(f'//li[@id="tab_id_{tab_id}"]')
+            return _text(tab[0]) if tab else tab_id
+    return ""
 
 
 def _court(root: etree._Element) -> str | None:
@@ -193,7 +257,9 @@ def _page(root: etree._Element, encoding: str) -> _Page:
     kind = root.xpath('//div[contains(concat(" ", @class, " "), " title ")]')
     if kind and _text(kind[0]):
         page.fields["proceedings"] = _text(kind[0])  # "Гражданские дела - апелляция"
-    number = root.xpath('//div[contains(concat(" ", @class, " "), " casenumber ")]')
+    number = root.xpath(
+        '//div[contains(concat(" ", @class, " "), " casenumber ") or contains(concat(" ", @class, " "), " case-num ")]'
+    )
     full = re.sub(r"^ДЕЛО\s*№\s*", "", _text(number[0]), flags=re.I) if number else ""
     if full:
         page.fields["case_number_full"] = full  # "2-7212/2025 ~ М-5922/2025"
