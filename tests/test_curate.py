@@ -11,8 +11,9 @@ import polars as pl
 import pytest
 
 from lexqa.config import Params, ParamsError, parse_params
-from lexqa.curate import curate, positive_text, run
+from lexqa.curate import curate, run
 from lexqa.models import load_tokenizer
+from lexqa.passages import positive_text
 from lexqa.tables import CHUNKS, CURATE_REJECTS, PAIRS, QUESTIONS, frame, read_table, write_table
 
 NO_MODEL = {

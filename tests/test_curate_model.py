@@ -8,8 +8,8 @@ import polars as pl
 import pytest
 from test_curate import chunk, make_params, question, run_curate
 
-from lexqa.curate.embed import Encoder
 from lexqa.curate.model_filters import easiness, ranks, round_trip, semantic_duplicates
+from lexqa.embed import Embedder, MemoryStore, ModelSpec
 
 
 def unit(*rows: list[float]) -> np.ndarray:
@@ -94,7 +94,7 @@ def test_model_filters_end_to_end_with_minilm():
         question("s:marriage#0", "What is the punishment for stealing someone's property?"),  # about theft
         question("s:theft#0", "How many years of prison does theft carry?"),
     ]
-    encoder = Encoder(make_params().model, batch_size=8)
+    encoder = Embedder(ModelSpec.from_params(make_params().model), MemoryStore(), batch_size=8, label="base")
     params = make_params(
         semantic_dedup={"threshold": 0.95},
         round_trip={"top_k": 1},
@@ -114,3 +114,5 @@ def test_model_filters_end_to_end_with_minilm():
     assert easy >= pairs["cosine"].max()
     assert (pairs["rank"] == 1).all()
     assert pairs["cosine"].is_not_null().all()
+    # every distinct text encoded once: 6 questions, 5 chunks (with context), 3 positives are chunks already
+    assert summary.extra["embeddings"]["base encoded"] == encoder.encoded == 6 + 5

@@ -14,6 +14,7 @@ import torch
 from tiny_model import build_tiny_model, write_tiny_dataset
 
 from lexqa.config import ParamsError, parse_params
+from lexqa.embed import Embedder, MemoryStore, ModelSpec
 from lexqa.evaluate import load_beir, run
 from lexqa.evaluate.metrics import GRADED_NDCG, METRICS, ir_metrics, top_k
 from lexqa.evaluate.report import dim_table
@@ -197,7 +198,7 @@ def test_dense_metrics_equal_sentence_transformers_evaluator(tiny, tmp_path):
     assert data.graded and data.missing_passages == 1
 
     model = SentenceTransformer(str(tiny))
-    ours = dense_metrics(model, data, DIMS, batch_size=32)
+    ours = dense_metrics(Embedder(ModelSpec.from_folder(tiny), MemoryStore(), batch_size=32), data, DIMS)
     queries = dict(zip(data.query_ids, data.query_texts, strict=True))
     corpus = dict(zip(data.corpus_ids, data.corpus_texts, strict=True))
     relevant = {q: set(j) for q, j in zip(data.query_ids, data.judgements, strict=True)}

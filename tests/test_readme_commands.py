@@ -22,6 +22,11 @@ COVERED_BY: dict[str, tuple[str, str]] = {
     "make test": (".ci/run", "make test"),
     "make lint": (".ci/run", "make lint"),
     ".venv/bin/lexqa inspect ...": (".ci/run", ".venv/bin/lexqa inspect"),
+    ".venv/bin/lexqa cache": ("tests/test_embed.py", 'main(["cache", "--dir"'),
+    ".venv/bin/lexqa cache prune --model models/lexqa": (
+        "tests/test_embed.py",
+        '"prune", "--model", "models/lexqa"',
+    ),
     "make bench": ("tests/test_benchmarks.py", "bench"),
     "make bench BENCH_FLAGS=--quick": ("tests/test_benchmarks.py", "BENCH_FLAGS=--quick"),
     "PIP_EXTRA_INDEX_URL=https://download.pytorch.org/whl/cpu make venv": (

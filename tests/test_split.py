@@ -4,6 +4,7 @@ brute force), groups by section and case, the evaluation corpus and qrels, the f
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -19,9 +20,11 @@ from lexqa.tables import CHUNKS, CURATE_REJECTS, DOCUMENTS, PAIRS, SPLIT, frame,
 VOCAB = [f"terme{i}" for i in range(4000)]
 
 
-def make_params(**split_section: Any) -> Params:
+def make_params(cache_dir: Path | None = None, **split_section: Any) -> Params:
     base = curate_params().model_dump(mode="json")
     base["split"] = {"hard_negatives": {"enabled": False}, **split_section}
+    if cache_dir is not None:
+        base["embed"] = {"cache_dir": str(cache_dir)}
     return parse_params(base)
 
 
@@ -386,7 +389,9 @@ def test_run_reads_documents_for_coarser_groups(tmp_path):
 def test_hard_negatives_come_from_training_positives_only(tmp_path):
     chunks, pairs = build(n_docs=10, questions_per_chunk=1)
     write_inputs(tmp_path, chunks, pairs)
-    params = make_params(hard_negatives={"enabled": True, "num_negatives": 2, "range_max": 10})
+    params = make_params(
+        tmp_path / "cache", hard_negatives={"enabled": True, "num_negatives": 2, "range_max": 10}
+    )
     run(params, tmp_path, tmp_path)
     out = tmp_path / "dataset"
     train = [json.loads(line) for line in (out / "train.json").read_text().splitlines()]

@@ -227,8 +227,8 @@ def test_training_writes_card_rejects_and_summary(trained):
     rejects = pl.read_parquet(root / "data/processed/train_rejects.parquet")
     assert sorted(rejects["reason"].to_list()) == ["malformed_json", "missing_positive"]
     saved = json.loads((root / "data/processed/train_summary.json").read_text(encoding="utf-8"))
-    assert saved["train_pairs"] == 288 and saved["eval_pairs"] == 96 and saved["eval_queries"] == 96
-    assert saved["rows_out"] == 288 + 96 and saved["rejected"] == 2 and saved["rows_in"] == 288 + 96 + 2
+    assert saved["train_pairs"] == 288 and saved["eval_queries"] == 96
+    assert saved["rows_out"] == 288 and saved["rejected"] == 2 and saved["rows_in"] == 288 + 2
     assert saved["samples_per_s"] > 0
     assert set(rejects["stage"].to_list()) == {"train"}
 

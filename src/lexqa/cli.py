@@ -2,6 +2,8 @@
 
 lexqa inspect data/processed/chunks.parquet --n 3 --where "lang = 'ru'"
 lexqa new-domain de_bgb --lang de --kind markdown --path data/raw/de_bgb
+lexqa cache                      # the embedding cache: vectors and size per model
+lexqa cache prune --model models/lexqa --older-than 30
 """
 
 from __future__ import annotations
@@ -36,6 +38,41 @@ def _new_domain(args: argparse.Namespace) -> int:
         project=args.project,
         dry_run=args.dry_run,
     )
+
+
+def _cache_dir(args: argparse.Namespace) -> str:
+    """``--dir``, else ``embed.cache_dir`` of the project's params.yaml, else the default folder."""
+    if args.dir:
+        return args.dir
+    from lexqa.config import EmbedParams, ParamsError, load_params
+
+    try:
+        return str(load_params("params.yaml").embed.cache_dir)
+    except ParamsError:
+        return str(EmbedParams().cache_dir)
+
+
+def _cache(args: argparse.Namespace) -> int:
+    from lexqa.embed.cache import EmbeddingCache, describe
+
+    cache = EmbeddingCache(_cache_dir(args))
+    if args.action == "prune":
+        if args.model is None and args.older_than is None:
+            print("error: lexqa cache prune needs --model and/or --older-than", file=sys.stderr)
+            return 2
+        deleted = cache.prune(model=args.model, older_than_days=args.older_than)
+        freed = sum(e.bytes for e in deleted)
+        print(
+            f"deleted {len(deleted)} model(s), {freed / 2**20:,.1f} MB: {', '.join(_deleted_names(deleted))}"
+        )
+        return 0
+    print(f"embedding cache {cache.root}")
+    print(describe(cache.entries()))
+    return 0
+
+
+def _deleted_names(entries) -> list[str]:
+    return [f"{', '.join(e.names)} ({e.fingerprint[:12]})" for e in entries] or ["nothing matched"]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -73,6 +110,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--project", default=".", help="project root holding params.yaml (default: .)")
     p.add_argument("--dry-run", action="store_true", help="print the changes as a diff, write nothing")
     p.set_defaults(func=_new_domain)
+
+    p = sub.add_parser(
+        "cache",
+        help="list or prune the embedding cache (vectors per model)",
+        description="The embedding cache (embed.cache_dir, data/cache/embeddings by default) holds one file per "
+        "model fingerprint. Without an action: vectors, size and last use per model. Deleting the folder is "
+        "always safe: vectors are encoded again when needed.",
+    )
+    p.add_argument("action", nargs="?", choices=["list", "prune"], default="list")
+    p.add_argument(
+        "--model",
+        help="prune: a name the model was used under (models/lexqa, a hub id) or a fingerprint prefix (8+ hex)",
+    )
+    p.add_argument("--older-than", type=float, metavar="DAYS", help="prune: models not used for DAYS days")
+    p.add_argument("--dir", help="the cache folder (default: embed.cache_dir of ./params.yaml)")
+    p.set_defaults(func=_cache)
     return parser
 
 

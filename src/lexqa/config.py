@@ -184,6 +184,19 @@ class ModelParams(Section):
     )
 
 
+class EmbedParams(Section):
+    """The shared embedding layer (``lexqa.embed``): where the vectors of every model are cached."""
+
+    cache: bool = Field(
+        default=True,
+        description="keep every vector in cache_dir, keyed by model fingerprint, prompt, length and text; "
+        "false = each stage encodes its texts again (once per stage)",
+    )
+    cache_dir: PathParam = Field(
+        default=Path("data/cache/embeddings"), description="outside DVC's outs: `dvc repro` never deletes it"
+    )
+
+
 class IngestParams(Section):
     min_chars: int = Field(default=20, ge=1, description="shorter documents are rejected as empty")
     detect_language: bool = Field(default=True, description="reject documents not in their source's language")
@@ -839,6 +852,7 @@ class Params(Section):
     fetch: FetchParams = FetchParams()
     curate: CurateParams = CurateParams()
     split: SplitParams = SplitParams()
+    embed: EmbedParams = EmbedParams()
 
     @field_validator("sources")
     @classmethod

@@ -6,3 +6,8 @@
 
 class InputError(ValueError):
     """The stage's input cannot give a result (too little data left, say); the message says what to change."""
+
+
+class CacheFullError(OSError):
+    """A cache could not grow (disk full, or its size limit): what it held is intact; the message says what to
+    do."""

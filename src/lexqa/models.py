@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
 
@@ -83,3 +84,19 @@ def chunk_token_budget(model: ModelParams, max_tokens: int) -> int:
     )
     special = tok.num_special_tokens_to_add(pair=False)
     return min(max_tokens, model_max_length(model) - prompt - special)
+
+
+def check_dims(dims: Sequence[int], model_dim: int | None, key: str) -> None:
+    """Raise :class:`ParamsError` naming ``key`` when a Matryoshka dimension exceeds the model's.
+
+    >>> check_dims([384, 256], 384, "train.matryoshka_dims")   # fine
+    >>> check_dims([512, 256], 384, "train.matryoshka_dims")
+    Traceback (most recent call last):
+    ...
+    lexqa.config.ParamsError: train.matryoshka_dims: 512 is above the model's embedding dimension (384)
+    """
+    too_big = [d for d in dims if model_dim is not None and d > model_dim]
+    if too_big:
+        raise ParamsError(
+            f"{key}: {', '.join(map(str, too_big))} is above the model's embedding dimension ({model_dim})"
+        )

@@ -17,7 +17,7 @@ from typing import Any
 
 from lexqa import secrets
 from lexqa.config import Params, ParamsError, load_params
-from lexqa.errors import InputError
+from lexqa.errors import CacheFullError, InputError
 from lexqa.summary import setup_logging
 
 OFFLINE_ENV = {
@@ -52,6 +52,6 @@ def run_stage(fn: Callable[[Params], Any], params_path: str = "params.yaml") -> 
         params = load_params(params_path)
         secrets.remember_env_secrets(params)
         fn(params)
-    except (ParamsError, InputError, FileNotFoundError) as exc:
+    except (ParamsError, InputError, CacheFullError, FileNotFoundError) as exc:
         print(f"error: {secrets.redact(str(exc))}", file=sys.stderr)
         sys.exit(2)

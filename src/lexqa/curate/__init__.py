@@ -35,34 +35,16 @@ import polars as pl
 from lexqa import dedup
 from lexqa.config import Params
 from lexqa.curate import filters, model_filters
-from lexqa.curate.embed import Encoder
+from lexqa.embed import Embedder, ModelSpec, encoding_stats, open_embedder
 from lexqa.lang import LanguageDetector
 from lexqa.models import chunk_token_budget, load_tokenizer
+from lexqa.passages import positive_expr
 from lexqa.summary import StageSummary
 from lexqa.tables import CHUNKS, CURATE_REJECTS, PAIRS, QUESTIONS, read_table, write_table
 
 log = logging.getLogger("lexqa.curate")
 
 CHUNK_FIELDS = ["chunk_id", "doc_id", "text", "context", "lang", "domain", "source", "heading", "n_tokens"]
-
-
-def positive_text(context: str | None, text: str, with_context: bool) -> str:
-    """The passage a question is paired with: ``context``, a blank line, ``text`` (or ``text`` alone).
-
-    >>> positive_text("Code civil > Article 9", "Chacun a droit au respect de sa vie privée.", True)
-    'Code civil > Article 9\\n\\nChacun a droit au respect de sa vie privée.'
-    """
-    return f"{context}\n\n{text}" if with_context and context else text
-
-
-def _positive_expr(column: str, with_context: bool) -> pl.Expr:
-    if not with_context:
-        return pl.col(column)
-    return (
-        pl.when(pl.col("context").fill_null("") != "")
-        .then(pl.concat_str([pl.col("context"), pl.lit("\n\n"), pl.col(column)]))
-        .otherwise(pl.col(column))
-    )
 
 
 class Curation:
@@ -133,7 +115,7 @@ class Curation:
         )
         self.live = self.live.with_columns(
             pl.col("question").str.strip_chars(), body=pl.coalesce("passage", "text")
-        ).with_columns(positive=_positive_expr("body", self.params.curate.positive_context))
+        ).with_columns(positive=positive_expr("body", self.params.curate.positive_context))
 
     def _reject_rows(self, rows: pl.DataFrame, reason: str, detail: str) -> None:
         """Reject rows that ``live`` cannot name uniquely (repeated question ids)."""
@@ -291,15 +273,23 @@ class Curation:
                 )
             )
 
-    def model_filters(self, encoder: Encoder | None) -> None:
+    def model_filters(self, encoder: Embedder | None) -> None:
         c = self.params.curate
         if (
             not (c.semantic_dedup.enabled or c.round_trip.enabled or c.easiness.enabled)
             or self.live.is_empty()
         ):
             return
-        encoder = encoder or Encoder(self.params.model, c.batch_size)
+        spec = ModelSpec.from_params(self.params.model) if encoder is None else encoder.spec
+        encoder = encoder or open_embedder(spec, self.params, c.batch_size, label="base")
         self.summary.extra["base_model"] = self.params.model.name_or_path
+        try:
+            self._model_filters(encoder)
+        finally:
+            self.summary.extra["embeddings"] = encoding_stats([encoder])
+
+    def _model_filters(self, encoder: Embedder) -> None:
+        c = self.params.curate
         q_all = encoder.queries(self.live["question"].to_list())
         row_of = {qid: i for i, qid in enumerate(self.live["question_id"].to_list())}
 
@@ -311,7 +301,7 @@ class Curation:
         if c.round_trip.enabled and not self.live.is_empty():
             dup_ids = self.duplicate_chunks["chunk_id"].implode()
             corpus = self.chunks.filter(~pl.col("chunk_id").is_in(dup_ids)).with_columns(
-                corpus_text=_positive_expr("text", c.positive_context)
+                corpus_text=positive_expr("text", c.positive_context)
             )
             index = {cid: i for i, cid in enumerate(corpus["chunk_id"].to_list())}
             c_emb = encoder.passages(corpus["corpus_text"].to_list())
@@ -335,7 +325,7 @@ class Curation:
 
         judge = Judge(params, self.params.generate)
         with_context = self.params.curate.positive_context
-        pairs = self.live.select("question_id", "question", passage=_positive_expr("text", with_context))
+        pairs = self.live.select("question_id", "question", passage=positive_expr("text", with_context))
         self.drop(judge(pairs))
         self.summary.extra["judge"] = judge.stats
 
@@ -373,11 +363,11 @@ class Curation:
 
 
 def curate(
-    params: Params, questions: pl.DataFrame, chunks: pl.DataFrame, encoder: Encoder | None = None
+    params: Params, questions: pl.DataFrame, chunks: pl.DataFrame, encoder: Embedder | None = None
 ) -> tuple[pl.DataFrame, pl.DataFrame, StageSummary]:
     """Filter and deduplicate ``questions``; return (pairs, rejects, summary) without writing anything.
 
-    ``encoder`` replaces the base model of the model-based filters (tests pass a small one)."""
+    ``encoder`` replaces the base model's embedder of the model-based filters (tests pass their own)."""
     drop_percent = params.curate.easiness.drop_percent
     if params.curate.easiness.enabled and 0 < drop_percent < 1:
         log.warning(

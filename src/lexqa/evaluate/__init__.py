@@ -2,10 +2,11 @@
 
 Reads ``data/processed/dataset/beir`` (written by ``split``), the benchmarks listed in
 ``evaluate.benchmarks`` (BEIR folders), the base model (``model.name_or_path``, with the prompts of
-``model``) and the fine-tuned model ``models/lexqa`` (its own saved prompts). Each model encodes every set
-once; the metrics of sentence-transformers' ``InformationRetrievalEvaluator`` (accuracy/precision/recall at
-1, 3, 5, 10, nDCG@10, MRR@10, MAP@100) are computed at each dimension of ``train.matryoshka_dims`` by
-slicing and renormalising the embeddings. Writes:
+``model``) and the fine-tuned model ``models/lexqa`` (its own saved prompts). Their vectors come from the
+shared embedding layer (:mod:`lexqa.embed`): what an earlier stage or run encoded is read from the cache,
+the rest is encoded once. The metrics of sentence-transformers' ``InformationRetrievalEvaluator``
+(accuracy/precision/recall at 1, 3, 5, 10, nDCG@10, MRR@10, MAP@100) are computed at each dimension of
+``train.matryoshka_dims`` by slicing and renormalising the embeddings. Writes:
 
 - ``metrics/eval.json``: DVC metrics, dataset → model → ``dim_<d>`` → metric (``dvc metrics diff``);
 - ``plots/ndcg_by_dim.csv``: DVC plot data, nDCG@10 by dimension on the eval split: base, fine-tuned, BM25;
@@ -27,6 +28,7 @@ from pathlib import Path
 import polars as pl
 
 from lexqa.config import Params
+from lexqa.embed import Embedder, ModelSpec, encoding_stats, open_embedder
 from lexqa.evaluate.beir import BeirSet, load_beir
 from lexqa.evaluate.report import (
     HEADLINE,
@@ -37,12 +39,11 @@ from lexqa.evaluate.report import (
     metrics_json,
     ndcg_rows,
 )
-from lexqa.evaluate.retrieval import dense_metrics, metrics_of, rank_bm25
-from lexqa.models import resolve_model_path
+from lexqa.evaluate.retrieval import metrics_of, rank_bm25, vector_metrics
+from lexqa.models import check_dims
 from lexqa.paths import DATASET, MODEL_DIR
 from lexqa.summary import StageSummary
 from lexqa.tables import REJECTS, atomic_path, frame, write_json, write_table, write_text
-from lexqa.train.losses import check_dims
 
 __all__ = ["BeirSet", "DatasetResult", "load_beir", "run"]
 
@@ -55,17 +56,11 @@ REJECTS_PATH = Path("data/processed/evaluate_rejects.parquet")
 SUMMARY = Path("data/processed/evaluate_summary.json")
 
 
-def _load_model(params: Params, which: str, root: Path):
-    """The base model (prompts from params) or the fine-tuned one (its saved prompts)."""
-    from sentence_transformers import SentenceTransformer
-
-    if which == "finetuned":
-        return SentenceTransformer(str(root / MODEL_DIR))
-    prompts = {"query": params.model.query_prompt, "document": params.model.passage_prompt}
-    model = SentenceTransformer(resolve_model_path(params.model.name_or_path), prompts=prompts)
-    if params.model.max_seq_length:
-        model.max_seq_length = params.model.max_seq_length
-    return model
+def _embedder(params: Params, which: str, root: Path) -> Embedder:
+    """The base model (prompts and length from params) or the fine-tuned one (those saved with it)."""
+    tuned = which == "finetuned"
+    spec = ModelSpec.from_folder(root / MODEL_DIR) if tuned else ModelSpec.from_params(params.model)
+    return open_embedder(spec, params, params.evaluate.batch_size, label=which, root=root)
 
 
 def _bm25_languages(params: Params) -> list[str]:
@@ -88,15 +83,17 @@ def run(params: Params, root: str | Path = ".") -> list[DatasetResult]:
     results = {s.name: DatasetResult(s.name, len(s.query_ids), len(s.corpus_ids), s.graded) for s in sets}
     dims = list(params.train.matryoshka_dims)
     timings: dict[str, float] = {}
+    embedders = []
     for which in ("base", "finetuned"):
-        model = _load_model(params, which, root)
-        check_dims(dims, model.get_embedding_dimension(), "train.matryoshka_dims")
+        embedder = _embedder(params, which, root)
         started = time.perf_counter()
         for data in sets:
-            by_dim = dense_metrics(model, data, dims, params.evaluate.batch_size)
-            setattr(results[data.name], which, by_dim)
+            queries, corpus = embedder.queries(data.query_texts), embedder.passages(data.corpus_texts)
+            check_dims(dims, corpus.shape[1] if len(corpus) else None, "train.matryoshka_dims")
+            setattr(results[data.name], which, vector_metrics(queries, corpus, data, dims))
         timings[f"{which}_s"] = round(time.perf_counter() - started, 3)
-        del model
+        embedders.append(embedder)
+        embedder.model = None  # the next model need not share memory with this one
         gc.collect()
     languages = _bm25_languages(params)
     if params.evaluate.bm25:
@@ -126,6 +123,7 @@ def run(params: Params, root: str | Path = ".") -> list[DatasetResult]:
             headline["bm25"] = r.bm25[HEADLINE]
         summary.extra[f"{r.name} {HEADLINE} (dim {full})"] = {k: round(v, 4) for k, v in headline.items()}
     summary.extra["timings"] = timings
+    summary.extra["embeddings"] = encoding_stats(embedders)
     summary.finish(root / SUMMARY)
     for r in ordered:
         print(f"\n{HEADLINE} by dimension, {r.name} ({r.n_queries} queries, {r.n_corpus} passages):")

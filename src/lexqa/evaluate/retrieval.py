@@ -1,13 +1,19 @@
 """Rankings of a BEIR set for dense models (every Matryoshka dimension) and for BM25.
 
-A dense model encodes the queries and the corpus once; each dimension slices the embeddings, renormalises them
-and ranks by cosine similarity (sentence-transformers' evaluator would encode again for every dimension)::
+A dense model's vectors come from the shared embedding layer (:class:`lexqa.embed.Embedder`: read from the
+cache or encoded once); each dimension slices them, renormalises them and ranks by cosine similarity
+(sentence-transformers' evaluator would encode again for every dimension)::
 
-    >>> from sentence_transformers import SentenceTransformer
-    >>> model = SentenceTransformer("models/lexqa")                          # doctest: +SKIP
-    >>> by_dim = dense_metrics(model, data, dims=[384, 128, 32])            # doctest: +SKIP
-    >>> by_dim[128]["ndcg@10"]                                              # doctest: +SKIP
-    0.61
+    >>> import numpy as np
+    >>> from lexqa.evaluate.beir import BeirSet
+    >>> data = BeirSet("toy", ["a", "b"], ["congés payés", "préavis"], ["q"], ["préavis de démission"],
+    ...                [{"b": 1.0}], [{1: 1.0}], False, 0, 0)
+    >>> queries = np.array([[0.0, 1.0]], dtype=np.float32)
+    >>> corpus = np.array([[1.0, 0.0], [0.6, 0.8]], dtype=np.float32)
+    >>> vector_metrics(queries, corpus, data, dims=[2, 1])[2]["ndcg@10"]
+    1.0
+    >>> vector_metrics(queries, corpus, data, dims=[2, 1])[1]["ndcg@10"] < 1    # one dim: a tie, "a" first
+    True
 
 BM25 (bm25s) tokenises with a simple language-aware rule: lowercase, ``ё`` → ``е``, Unicode words (French
 elisions split off), stopwords of the given languages removed; no stemming.
@@ -15,29 +21,20 @@ elisions split off), stopwords of the given languages removed; no stemming.
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
+from lexqa.embed import Embedder, truncate
 from lexqa.evaluate.beir import BeirSet
 from lexqa.evaluate.metrics import MAX_K, ir_metrics, top_k
-
-if TYPE_CHECKING:
-    from sentence_transformers import SentenceTransformer
 
 SCORE_BLOCK = 2**25
 """Query × passage scores held at once (128 MiB of float32)."""
 
 WORD = re.compile(r"\w+")
-
-
-def _show_progress() -> bool:
-    return os.environ.get("LEXQA_NO_PROGRESS") != "1"
 
 
 def metrics_of(ranked: np.ndarray, data: BeirSet) -> dict[str, float]:
@@ -46,33 +43,29 @@ def metrics_of(ranked: np.ndarray, data: BeirSet) -> dict[str, float]:
     return ir_metrics(ranked, data.relevance, grades, graded=data.graded)
 
 
-def encode(
-    model: SentenceTransformer, data: BeirSet, batch_size: int = 64
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Query and passage embeddings at the model's full dimension, with the model's query/document prompts."""
-    kwargs = {"batch_size": batch_size, "convert_to_tensor": True, "show_progress_bar": _show_progress()}
-    queries = model.encode_query(data.query_texts, **kwargs)
-    corpus = model.encode_document(data.corpus_texts, **kwargs)
-    return queries.float(), corpus.float()
-
-
-def rank_dense(queries: torch.Tensor, corpus: torch.Tensor, dim: int, k: int = MAX_K) -> np.ndarray:
+def rank_dense(queries: np.ndarray, corpus: np.ndarray, dim: int, k: int = MAX_K) -> np.ndarray:
     """Top-``k`` corpus indices per query by cosine similarity of the first ``dim`` components."""
     if len(corpus) == 0:
         return np.full((len(queries), 0), -1, dtype=np.int64)
-    q = F.normalize(queries[:, :dim], p=2, dim=1)
-    c = F.normalize(corpus[:, :dim], p=2, dim=1)
+    q = torch.from_numpy(truncate(queries, dim))
+    c = torch.from_numpy(truncate(corpus, dim))
     block = max(1, SCORE_BLOCK // len(c))
-    ranked = [top_k(q[i : i + block] @ c.T, k).cpu() for i in range(0, len(q), block)]
+    ranked = [top_k(q[i : i + block] @ c.T, k) for i in range(0, len(q), block)]
     return torch.cat(ranked).numpy()
 
 
-def dense_metrics(
-    model: SentenceTransformer, data: BeirSet, dims: Sequence[int], batch_size: int = 64
+def vector_metrics(
+    queries: np.ndarray, corpus: np.ndarray, data: BeirSet, dims: Sequence[int]
 ) -> dict[int, dict[str, float]]:
-    """Metrics at each dimension in ``dims``, from one encoding of the queries and the corpus."""
-    queries, corpus = encode(model, data, batch_size)
+    """Metrics at each dimension in ``dims`` of ``data``, from its query and corpus vectors (full dimension)."""
     return {dim: metrics_of(rank_dense(queries, corpus, dim), data) for dim in dims}
+
+
+def dense_metrics(embedder: Embedder, data: BeirSet, dims: Sequence[int]) -> dict[int, dict[str, float]]:
+    """Metrics at each dimension in ``dims``, from one look-up or encoding of the queries and the corpus."""
+    return vector_metrics(
+        embedder.queries(data.query_texts), embedder.passages(data.corpus_texts), data, dims
+    )
 
 
 def _stopwords(languages: Sequence[str]) -> frozenset[str]:

@@ -26,8 +26,8 @@ import polars as pl
 
 from lexqa import dedup
 from lexqa.config import Params
-from lexqa.curate import positive_text
-from lexqa.curate.embed import Encoder
+from lexqa.embed import Embedder, ModelSpec, encoding_stats, open_embedder
+from lexqa.passages import positive_text
 from lexqa.split import groups as grouping
 from lexqa.split.card import write_card
 from lexqa.split.negatives import add_negatives
@@ -148,7 +148,7 @@ def split(
     chunks: pl.DataFrame,
     documents: pl.DataFrame | None = None,
     curate_rejects: pl.DataFrame | None = None,
-    encoder: Encoder | None = None,
+    encoder: Embedder | None = None,
 ) -> tuple[Dataset, StageSummary]:
     """Split ``pairs`` and build the dataset in memory (nothing written). ``curate_rejects`` names the
     duplicate chunks left out of a ``distinct`` corpus; ``encoder`` replaces the base model for hard
@@ -242,10 +242,13 @@ def split(
         {"anchor": a, "positive": p} for a, p in train_pairs.select("anchor", "positive").iter_rows()
     ]
     if s.hard_negatives.enabled and train_rows:
-        encoder = encoder or Encoder(params.model, s.batch_size)
+        encoder = encoder or open_embedder(
+            ModelSpec.from_params(params.model), params, s.batch_size, label="base"
+        )
         summary.extra["negatives"] = add_negatives(
             train_rows, train_pairs["group"].to_list(), s.hard_negatives, encoder, params.seed
         )
+        summary.extra["embeddings"] = encoding_stats([encoder])
 
     summary.rows_out = pairs.height
     summary.extra.update(

@@ -1,15 +1,20 @@
-"""Hard negatives for train.json: sentence-transformers' ``mine_hard_negatives`` over training positives.
+"""Hard negatives for train.json: the candidate search of sentence-transformers' ``mine_hard_negatives``, done
+on the base model's vectors from the shared embedding layer (:mod:`lexqa.embed`), so that texts curate already
+encoded are read from the cache instead of encoded again.
 
-The candidates are the training positives only, so no evaluation text can enter training as a negative. A
-candidate scoring within ``relative_margin`` of the question's own positive is skipped (a likely false
-negative). A pair for which no candidate passes gets random positives of other groups instead, so that every
-row has the same columns (a dataset mixing rows with and without a negative cannot be trained on); the summary
-counts both kinds::
+The candidates are the distinct training positives only, so no evaluation text can enter training as a
+negative. For each distinct question: the ``range_max + #positives`` best-scoring candidates, less its own
+positives, less those scoring above ``min positive score - |min positive score| × relative_margin`` (likely
+false negatives); then the best ``num_negatives`` of them (``sampling: top``) or a seeded random draw among
+them (``random``) — :func:`mine` is tested against ``mine_hard_negatives`` itself. A pair for which too few
+candidates pass gets random positives of other groups instead, so that every row has the same columns (a
+dataset mixing rows with and without a negative cannot be trained on); the summary counts both kinds::
 
-    >>> rows = [{"anchor": "q1", "positive": "p1"}, {"anchor": "q2", "positive": "p2"}]
-    >>> stats = add_negatives(rows, ["g1", "g2"], HardNegativesParams(), encoder, seed=0)   # doctest: +SKIP
-    >>> rows[0]["negative"]                                                               # doctest: +SKIP
-    'p2'
+    >>> import numpy as np
+    >>> queries = np.array([[1.0, 0.0], [0.0, 1.0]], dtype=np.float32)
+    >>> corpus = np.array([[1.0, 0.0], [0.0, 1.0], [0.8, 0.6]], dtype=np.float32)
+    >>> mine(queries, corpus, [[0], [1]], HardNegativesParams(), np.random.default_rng(0))
+    [[2], [2]]
 """
 
 from __future__ import annotations
@@ -20,9 +25,12 @@ from collections.abc import Sequence
 import numpy as np
 
 from lexqa.config import HardNegativesParams
-from lexqa.curate.embed import Encoder
+from lexqa.embed import Embedder
 
 log = logging.getLogger("lexqa.split")
+
+SCORE_BLOCK = 2**24
+"""Question × candidate scores held at once (64 MiB of float32)."""
 
 
 def negative_columns(k: int) -> list[str]:
@@ -30,45 +38,69 @@ def negative_columns(k: int) -> list[str]:
     return ["negative"] if k == 1 else [f"negative_{i}" for i in range(1, k + 1)]
 
 
+def mine(
+    queries: np.ndarray,
+    corpus: np.ndarray,
+    positives: Sequence[Sequence[int]],
+    params: HardNegativesParams,
+    rng: np.random.Generator,
+) -> list[list[int] | None]:
+    """Per query (normalised vectors), ``num_negatives`` corpus indices, hardest first, or ``None`` when
+    fewer candidates pass; ``positives[i]`` are query ``i``'s own corpus indices."""
+    k = params.num_negatives
+    out: list[list[int] | None] = []
+    window = min(params.range_max + max(len(p) for p in positives), len(corpus))
+    block = max(1, SCORE_BLOCK // max(len(corpus), 1))
+    for lo in range(0, len(queries), block):
+        scores = queries[lo : lo + block] @ corpus.T
+        top = np.argsort(-scores, axis=1, kind="stable")[:, :window]
+        for row, candidates in enumerate(top):
+            own = list(positives[lo + row])
+            floor = min(float(scores[row, j]) for j in own)
+            threshold = floor - abs(floor) * params.relative_margin
+            passing = [int(j) for j in candidates if j not in own and scores[row, j] <= threshold][
+                : params.range_max
+            ]
+            if len(passing) < k:
+                out.append(None)
+            elif params.sampling == "top":
+                out.append(passing[:k])
+            else:
+                picked = sorted(rng.choice(len(passing), size=k, replace=False).tolist())
+                out.append([passing[i] for i in picked])
+    return out
+
+
 def add_negatives(
     rows: list[dict[str, str]],
     groups: Sequence[str],
     params: HardNegativesParams,
-    encoder: Encoder,
+    encoder: Embedder,
     seed: int,
 ) -> dict[str, int]:
     """Add negative column(s) to every row in place; returns how many rows got mined and random negatives."""
-    from datasets import Dataset
-    from sentence_transformers.util import mine_hard_negatives
-
     k = params.num_negatives
     columns = negative_columns(k)
-    if len({r["positive"] for r in rows}) < 2:
+    corpus = list(dict.fromkeys(r["positive"] for r in rows))
+    if len(corpus) < 2:
         log.warning("split: fewer than two distinct training positives, no negatives added")
         return {"mined": 0, "random": 0}
-    mined = mine_hard_negatives(
-        Dataset.from_dict({"anchor": [r["anchor"] for r in rows], "positive": [r["positive"] for r in rows]}),
-        encoder.model,
-        anchor_column_name="anchor",
-        positive_column_name="positive",
-        range_max=params.range_max,
-        relative_margin=params.relative_margin,
-        num_negatives=k,
-        sampling_strategy=params.sampling,
-        query_prompt=encoder.params.query_prompt or None,
-        corpus_prompt=encoder.params.passage_prompt or None,
-        output_format="triplet" if k == 1 else "n-tuple",
-        batch_size=encoder.batch_size,
-        verbose=False,
-    )
-    found: dict[str, list[str]] = {}
-    for row in mined:
-        found.setdefault(row["anchor"], [row[c] for c in columns])
+    index = {text: i for i, text in enumerate(corpus)}
+    anchors = list(dict.fromkeys(r["anchor"] for r in rows))
+    positives: dict[str, list[int]] = {a: [] for a in anchors}
+    for r in rows:
+        if index[r["positive"]] not in positives[r["anchor"]]:
+            positives[r["anchor"]].append(index[r["positive"]])
     rng = np.random.default_rng(seed)
+    found = mine(
+        encoder.queries(anchors), encoder.passages(corpus), [positives[a] for a in anchors], params, rng
+    )
+    mined = dict(zip(anchors, found, strict=True))
     stats = {"mined": 0, "random": 0}
     for row, group in zip(rows, groups, strict=True):
-        negatives = found.get(row["anchor"])
-        if negatives is not None:
+        picked = mined[row["anchor"]]
+        if picked is not None:
+            negatives = [corpus[j] for j in picked]
             stats["mined"] += 1
         else:
             negatives = _random_negatives(rows, groups, row["positive"], group, k, rng)

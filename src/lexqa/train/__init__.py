@@ -8,7 +8,7 @@ Matryoshka dimension from one encoding of the eval split (:mod:`lexqa.train.eval
 after each epoch, or every ``train.eval_steps``), and the best checkpoint by mean nDCG@10 over the dimensions
 kept at the end. bf16 / TF32 only when a CUDA GPU has them.
 
-Reads ``data/processed/dataset/{train.json, eval.json, beir/, README.md}``; writes ``models/lexqa/`` (the
+Reads ``data/processed/dataset/{train.json, beir/, README.md}``; writes ``models/lexqa/`` (the
 model and its card), ``data/processed/train_rejects.parquet`` and ``train_summary.json``. Checkpoints go to
 ``data/cache/train/<fingerprint>/``: a killed run started again with the same inputs resumes from the last
 complete one; they are deleted once the model is saved. The same code runs on several GPUs (DDP) under
@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from lexqa.config import Params
+from lexqa.embed import ModelSpec, encoding_stats, open_embedder
 from lexqa.evaluate.beir import load_beir
 from lexqa.models import resolve_model_path
 from lexqa.paths import DATASET, MODEL_DIR
@@ -40,7 +41,7 @@ from lexqa.train.checkpoints import last_checkpoint, run_dir
 from lexqa.train.data import read_pairs
 from lexqa.train.evaluator import NAME as EVAL_NAME
 from lexqa.train.evaluator import PRIMARY as EVAL_PRIMARY
-from lexqa.train.evaluator import MatryoshkaRetrievalEvaluator
+from lexqa.train.evaluator import MatryoshkaRetrievalEvaluator, remember_best
 from lexqa.train.losses import build_loss, world_size
 
 __all__ = ["run"]
@@ -50,6 +51,8 @@ log = logging.getLogger("lexqa.train")
 CACHE = Path("data/cache/train")
 REJECTS_PATH = Path("data/processed/train_rejects.parquet")
 SUMMARY = Path("data/processed/train_summary.json")
+EVAL_VECTORS = "eval-vectors"
+"""Folder of the run directory where each evaluation keeps its vectors (the best one's go to the cache)."""
 BEST_METRIC = f"eval_{EVAL_NAME}_{EVAL_PRIMARY}"
 """Mean nDCG@10 over the Matryoshka dimensions: the best checkpoint is chosen by it."""
 
@@ -232,8 +235,6 @@ def run(params: Params, root: str | Path = ".") -> dict[str, Any]:
     logging.getLogger("sentence_transformers.sentence_transformer.evaluation").setLevel(logging.WARNING)
     rejects: list[dict[str, Any]] = []
     train_rows = read_pairs(root / DATASET / "train.json", rejects)
-    eval_path = root / DATASET / "eval.json"
-    eval_rows = read_pairs(eval_path, rejects) if eval_path.exists() else []
     beir = load_beir(root / DATASET / "beir", "eval", rejects, stage="train")
     if not train_rows:
         raise FileNotFoundError(f"{root / DATASET / 'train.json'} holds no valid (anchor, positive) pair")
@@ -248,19 +249,16 @@ def run(params: Params, root: str | Path = ".") -> dict[str, Any]:
         language=sorted({s.lang for s in params.sources}),
         model_name=f"lexqa legal retriever (Matryoshka, from {params.model.name_or_path})",
         train_datasets=[{"name": "lexqa synthetic legal questions"}],
-        eval_datasets=[{"name": "lexqa eval split"}],
         local_files_only=True,
     )
+    base_spec = ModelSpec.from_params(params.model)
     model = SentenceTransformer(base_path, prompts=prompts, model_card_data=card_data)
-    if params.model.max_seq_length:
-        model.max_seq_length = params.model.max_seq_length
+    model.max_seq_length = base_spec.max_seq_length
     model.model_card_data.base_model = hub_id(params.model.name_or_path)
     guide = SentenceTransformer(base_path, prompts=prompts) if t.loss == "gist" else None
     loss = build_loss(t, model, guide)
     dims = list(t.matryoshka_dims)
-    evaluator = MatryoshkaRetrievalEvaluator(beir, dims, t.batch_size)
-
-    files = [root / DATASET / "train.json", eval_path, *((root / DATASET / "beir").rglob("*"))]
+    files = [root / DATASET / "train.json", *((root / DATASET / "beir").rglob("*"))]
     config = {
         "model": params.model.model_dump(),
         "train": t.model_dump(),
@@ -268,12 +266,13 @@ def run(params: Params, root: str | Path = ".") -> dict[str, Any]:
         "world": world_size(),
     }
     output_dir = run_dir(root / CACHE, config, sorted(p for p in files if p.is_file()))
+    base = open_embedder(base_spec, params, t.batch_size, label="base", root=root)
+    evaluator = MatryoshkaRetrievalEvaluator(beir, dims, base, keep_dir=output_dir / EVAL_VECTORS)
     counter = _step_counter()
     trainer = _trainer_class()(
         model=model,
         args=_training_args(params, output_dir, seed, list(train_rows[0])),
         train_dataset=Dataset.from_list(train_rows),
-        eval_dataset=Dataset.from_list(eval_rows) if eval_rows else None,
         loss=loss,
         evaluator=evaluator,
         callbacks=[counter],
@@ -290,15 +289,19 @@ def run(params: Params, root: str | Path = ".") -> dict[str, Any]:
         return {}
 
     best = trainer.state.best_model_checkpoint
-    base = _by_dim(_logged_eval(trainer, 0), dims, prefix=f"eval_{EVAL_NAME}_")
+    base_metrics = _by_dim(_logged_eval(trainer, 0), dims, prefix=f"eval_{EVAL_NAME}_")
     tuned = _best_metrics(trainer, evaluator, best)
-    _save_model(model, root / MODEL_DIR, base, tuned, root / DATASET / "README.md")
+    _save_model(model, root / MODEL_DIR, base_metrics, tuned, root / DATASET / "README.md")
+    tuned_spec = ModelSpec.from_folder(root / MODEL_DIR)
+    finetuned = open_embedder(tuned_spec, params, t.batch_size, label="finetuned", root=root)
+    best_step = int(best.rsplit("-", 1)[1]) if best else trainer.state.global_step
+    cached_best = remember_best(output_dir / EVAL_VECTORS, best_step, beir, finetuned)
     write_table(frame(rejects, REJECTS), root / REJECTS_PATH, REJECTS)
     shutil.rmtree(output_dir, ignore_errors=True)
 
     for row in rejects:
         summary.reject(row["reason"])
-    summary.rows_out = len(train_rows) + len(eval_rows)  # pairs used; rejects: lines of any input file
+    summary.rows_out = len(train_rows)  # pairs used; rejects: lines of any input file
     summary.rows_in = summary.rows_out + len(rejects)
     bf16, tf32 = _cuda_features(params)
     best_metric = trainer.state.best_metric
@@ -309,7 +312,6 @@ def run(params: Params, root: str | Path = ".") -> dict[str, Any]:
             "base_model": params.model.name_or_path,
             "loss": f"MatryoshkaLoss({t.loss}) dims {dims}",
             "train_pairs": len(train_rows),
-            "eval_pairs": len(eval_rows),
             "eval_queries": len(beir.query_ids),
             "epochs": t.epochs,
             "steps": trainer.state.global_step,
@@ -323,8 +325,14 @@ def run(params: Params, root: str | Path = ".") -> dict[str, Any]:
             "device": str(model.device),
             "precision": ("bf16" if bf16 else "fp32") + (" + tf32" if tf32 else ""),
             "world_size": processes,
-            "ndcg@10 base": {f"dim_{d}": round(m["ndcg@10"], 4) for d, m in base.items()},
+            "ndcg@10 base": {f"dim_{d}": round(m["ndcg@10"], 4) for d, m in base_metrics.items()},
             "ndcg@10 fine-tuned": {f"dim_{d}": round(m["ndcg@10"], 4) for d, m in tuned.items()},
+            "embeddings": encoding_stats([base])
+            | {
+                "finetuned eval vectors cached": len(beir.query_texts) + len(beir.corpus_texts)
+                if cached_best
+                else 0
+            },
         }
     )
     return summary.finish(root / SUMMARY)

@@ -6,36 +6,23 @@
 - ``gist``: GISTEmbedLoss with the base model as guide: in-batch "negatives" the guide scores above the true
   positive are masked (false negatives, frequent when several questions share a chunk or chunks overlap).
 
-Under DDP (torchrun / accelerate launch) the negatives are gathered across processes, GPUs or CPU (gloo)::
+Under DDP (torchrun / accelerate launch) the negatives are gathered across processes, GPUs or CPU (gloo).
+Dimensions above the model's are a params error (:func:`lexqa.models.check_dims`)::
 
     >>> loss = build_loss(params.train, model)                 # doctest: +SKIP
-    >>> check_dims([384, 256], 384, "train.matryoshka_dims")   # fine
-    >>> check_dims([512, 256], 384, "train.matryoshka_dims")
-    Traceback (most recent call last):
-    ...
-    lexqa.config.ParamsError: train.matryoshka_dims: 512 is above the model's embedding dimension (384)
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from lexqa.config import ParamsError, TrainParams
+from lexqa.config import TrainParams
+from lexqa.models import check_dims
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
     from torch import nn
-
-
-def check_dims(dims: Sequence[int], model_dim: int | None, key: str) -> None:
-    """Raise :class:`ParamsError` naming ``key`` when a Matryoshka dimension exceeds the model's."""
-    too_big = [d for d in dims if model_dim is not None and d > model_dim]
-    if too_big:
-        raise ParamsError(
-            f"{key}: {', '.join(map(str, too_big))} is above the model's embedding dimension ({model_dim})"
-        )
 
 
 def world_size() -> int:
