@@ -24,6 +24,8 @@ FIGURES = {
     "evaluate.py": r"^largest metric difference: ",
     "ingest.py": r"^Légifrance JSON .*: [\d,]+ articles/s",
     "lang.py": r"^  lingua +accuracy +[\d.]+% +[\d,]+ texts/s",
+    "pipeline.py": r"^ratio encodings / distinct \(run 1, base\): ",
+    "embedding_store.py": r"^sqlite +[\d,]+ +[\d,]+ ",
     # After `make run` (as in CI) it times the no-change repro; on a fresh clone it says to run the pipeline.
     "repro.py": r"^  dvc repro \(nothing to run\) +best [\d.]+ s|^the pipeline has stages to run",
     "train.py": r"^throughput: [\d.]+ samples/s",
