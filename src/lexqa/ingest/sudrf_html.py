@@ -34,8 +34,10 @@ page gets ``@act2``.
 
 The bytes decide the encoding (:mod:`lexqa.ingest.encoding`), whatever the ``<meta>`` declares. Rejects: an
 empty file (``empty_file``), binary content (``binary_content``), nothing a parser can read
-(``malformed_html``), a page without an act text (``no_act_text``: a case card whose act is not published; the
-detail lists the markers looked for, so a third template shows up as such).
+(``malformed_html``), a page past libxml2's limits for untrusted input, which drops the rest of the page
+(``over_parser_limits``: a text node over 10 MB, elements nested over 256 deep), a page without an act text
+(``no_act_text``: a case card whose act is not published; the detail lists the markers looked for, so a third
+template shows up as such).
 
     >>> from lexqa.config import SudrfHtmlSource
     >>> from lexqa.ingest.sudrf_html import read
@@ -106,10 +108,18 @@ def read_page(path: Path) -> Iterator[Doc | Reject]:
     except EncodingError as exc:
         yield Reject(origin, exc.reason, str(exc))
         return
+    parser = lxml.html.HTMLParser()  # its own error log: libxml2's limits truncate silently otherwise
     try:
-        root = lxml.html.document_fromstring(_XML_DECLARATION.sub("", decoded.text, count=1))
+        root = lxml.html.document_fromstring(_XML_DECLARATION.sub("", decoded.text, count=1), parser=parser)
     except (etree.ParserError, ValueError) as exc:
         yield Reject(origin, "malformed_html", f"{type(exc).__name__}: {exc}")
+        return
+    limit = next((e for e in parser.error_log if e.type_name == "ERR_RESOURCE_LIMIT"), None)
+    if limit is not None:  # a text node over 10 MB, nesting deeper than 256: what follows was dropped
+        detail = (
+            f"over libxml2's limits for untrusted input ({limit.message.split(',')[0]}, line {limit.line})"
+        )
+        yield Reject(origin, "over_parser_limits", f"{detail}: the rest of the page is not read")
         return
 
     page = _page(root, decoded.encoding)
