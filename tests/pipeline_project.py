@@ -176,12 +176,12 @@ def german_corpus(folder: Path) -> Path:
 
 
 def tiny_params(model_dir: Path, dims: list[int]) -> Callable[[dict[str, Any]], None]:
-    """A ``set_params`` change: the tiny model, the offline ict backend, small and fast settings."""
+    """A ``set_params`` change: the tiny model, the offline backend (ict only), small and fast settings."""
 
     def change(p: dict[str, Any]) -> None:
         p["model"] = {"name_or_path": str(model_dir), "query_prompt": "", "passage_prompt": ""}
         p["chunk"] = {"max_tokens": 60, "overlap_tokens": 8, "min_tokens": 8}
-        p["generate"] |= {"backend": "ict", "questions_per_chunk": 1}
+        p["generate"] |= {"backend": "offline", "offline": {"ict": 1}}
         p["generate"]["ict"] |= {"min_sentence_chars": 20}  # chunks of 60 tokens hold short sentences
         # A random model's embeddings are all alike: the filters that trust them would drop nearly every pair.
         p["curate"] |= {"semantic_dedup": {"enabled": False}, "round_trip": {"enabled": False}}

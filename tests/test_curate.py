@@ -273,7 +273,7 @@ def test_questions_copying_the_chunk():
         question(
             "s:civil9#0",
             "Chacun a droit au respect de sa vie privée.",
-            backend="ict",
+            backend="offline",
             passage="Les juges ...",
         ),
     ]
@@ -320,7 +320,7 @@ def test_positive_is_context_then_text_or_the_ict_passage():
         question(
             "s:vente#0",
             "La vente est parfaite entre les parties.",
-            backend="ict",
+            backend="offline",
             passage="Passage sans la phrase.",
         ),
     ]

@@ -116,3 +116,35 @@ def test_model_filters_end_to_end_with_minilm():
     assert pairs["cosine"].is_not_null().all()
     # every distinct text encoded once: 6 questions, 5 chunks (with context), 3 positives are chunks already
     assert summary.extra["embeddings"]["base encoded"] == encoder.encoded == 6 + 5
+
+
+def test_bm25_round_trip_and_easiness_need_no_model():
+    chunks = [chunk(f"s:{k}#0", v, lang="en", context=f"Civil code > {k}") for k, v in EN.items()]
+    questions = [
+        question("s:lease#0", "landlord tenant obligations"),  # "obligations" is not in its chunk
+        question("s:sale#0", "ownership buyer price agreed thing delivered"),  # every word in its chunk
+        question("s:marriage#0", "theft punishment imprisonment"),  # about theft: BM25 finds another chunk
+        question("s:privacy#0", "judges seizure intimacy"),
+    ]
+    params = make_params(
+        semantic_dedup={"enabled": False},
+        round_trip={"top_k": 1, "retriever": "bm25"},
+        easiness={"drop_percent": 34, "retriever": "bm25"},
+        length={"min_tokens": 1},
+    )
+    pairs, rejects, summary = run_curate(chunks, questions, params)
+    by_reason = dict(rejects.select("origin", "reason").iter_rows())
+    assert by_reason["s:marriage#0:layperson:0"] == "round_trip_failed"
+    assert "by bm25" in rejects.filter(pl.col("reason") == "round_trip_failed")["detail"][0]
+    assert by_reason["s:sale#0:layperson:0"] == "too_easy"  # 3 left: floor(3 × 34 %) = 1, full coverage
+    assert "embeddings" not in summary.extra and pairs["cosine"].is_null().all()
+    assert (pairs["rank"] == 1).all()
+
+
+def test_round_trip_with_both_retrievers_keeps_the_worse_rank():
+    chunks = [chunk(f"s:{k}#0", v, lang="en", context=f"Civil code > {k}") for k, v in EN.items()]
+    questions = [question("s:theft#0", "How many years of prison does theft carry?")]
+    encoder = Embedder(ModelSpec.from_params(make_params().model), MemoryStore(), batch_size=8, label="base")
+    params = make_params(round_trip={"top_k": 10, "retriever": "both"}, easiness={"enabled": False})
+    pairs, _, summary = run_curate(chunks, questions, params, encoder=encoder)
+    assert pairs["rank"].to_list() == [1] and summary.extra["embeddings"]["base encoded"] == 1 + 5

@@ -18,7 +18,8 @@ from lexqa.embed import Embedder, MemoryStore, ModelSpec
 from lexqa.evaluate import load_beir, run
 from lexqa.evaluate.metrics import GRADED_NDCG, METRICS, ir_metrics, top_k
 from lexqa.evaluate.report import dim_table
-from lexqa.evaluate.retrieval import dense_metrics, metrics_of, rank_bm25, tokenize
+from lexqa.evaluate.retrieval import dense_metrics, metrics_of, rank_bm25
+from lexqa.lexical import tokenize
 
 DIMS = [64, 32, 16]
 
@@ -147,9 +148,9 @@ def test_load_beir_names_a_missing_folder(tmp_path):
 
 # ------------------------------------------------------------------------------------------- BM25
 def test_bm25_tokenizer_is_language_aware():
-    from lexqa.evaluate.retrieval import _stopwords
+    from lexqa.lexical import stopwords
 
-    stop = _stopwords(["fr", "ru"])
+    stop = stopwords(("fr", "ru"))
     assert tokenize("L'article 9 du Code civil et la vie privée", stop) == [
         "article",
         "9",

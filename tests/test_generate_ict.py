@@ -74,11 +74,14 @@ def test_stage_with_ict_writes_questions_with_passages(tmp_path: Path) -> None:
     extra = frame([{**chunks.row(0, named=True), "chunk_id": "src:tiny#0", "text": "Oui."}], CHUNKS)
     pl.concat([chunks, extra]).write_parquet(tmp_path / "chunks.parquet")
     params = load_params(ROOT / "params.yaml")
-    params = params.model_copy(update={"generate": params.generate.model_copy(update={"backend": "ict"})})
     generate.run(params, in_dir=tmp_path, out_dir=tmp_path, metrics_dir=tmp_path)
     questions = read_table(tmp_path / "questions.parquet", QUESTIONS)
     ok = questions.filter(pl.col("status") == "ok")
-    assert ok["chunk_id"].n_unique() == 10 and (ok["backend"] == "ict").all() and (ok["style"] == "ict").all()
+    assert (
+        ok["chunk_id"].n_unique() == 10
+        and (ok["backend"] == "offline").all()
+        and (ok["style"] == "ict").all()
+    )
     assert ok["question_id"].str.contains(r":ict:\d$").all() and (ok["prompt_tokens"] == 0).all()
     assert ok["passage"].null_count() < ok.height  # most sentences were removed from their passage
     failed = questions.filter(pl.col("status") == "failed")

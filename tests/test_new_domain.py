@@ -321,7 +321,7 @@ def test_pipeline_runs_end_to_end_on_a_scaffolded_german_corpus(german_pipeline)
     pairs = pl.read_parquet(processed / "pairs.parquet")
     assert chunks.height >= docs.height and set(chunks["lang"]) == {"de"}
     assert chunks["context"].str.contains(r" > § \d+$").all()  # named with the heading's word, not "Artikel"
-    assert questions.height > 0 and set(questions["backend"]) == {"ict"}
+    assert questions.height > 0 and set(questions["backend"]) == {"offline"}
     assert 0 < pairs.height <= questions.height
     assert (processed / "dataset/train.json").stat().st_size > 0
 

@@ -309,7 +309,7 @@ def test_eval_corpus_holds_every_distinct_chunk_and_qrels_follow_duplicates():
 
 def test_ict_pairs_train_on_the_passage_and_evaluate_on_the_chunk():
     chunks, pairs = build(n_docs=10, questions_per_chunk=1)
-    pairs = pairs.with_columns(positive=pl.lit("passage sans la phrase"), backend=pl.lit("ict"))
+    pairs = pairs.with_columns(positive=pl.lit("passage sans la phrase"), backend=pl.lit("offline"))
     dataset, _ = split(make_params(eval_fraction=0.3), pairs, chunks)
     assert {r["positive"] for r in dataset.train} == {"passage sans la phrase"}
     body = set(chunks["text"])

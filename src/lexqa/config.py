@@ -510,6 +510,42 @@ class IctParams(Section):
         return self
 
 
+class KeywordParams(Section):
+    """Style ``keywords``: a few of a chunk's most distinctive words, like a search-box query."""
+
+    min_words: int = Field(default=2, ge=1, le=10, description="fewest words in a keyword query")
+    max_words: int = Field(default=4, ge=1, le=10, description="most words in a keyword query")
+
+    @model_validator(mode="after")
+    def _range(self) -> KeywordParams:
+        if self.min_words > self.max_words:
+            raise ValueError(f"min_words ({self.min_words}) must not exceed max_words ({self.max_words})")
+        return self
+
+
+OFFLINE_STYLES = ("ict", "title", "keywords", "citation")
+"""The offline pseudo-query styles (lexqa.generate.offline)."""
+
+
+class OfflineParams(Section):
+    """Offline pseudo-queries per chunk, by style (``backend: offline``, or added to an LLM backend's questions
+    with ``with_llm``). A fraction is a chance: 0.5 gives every other chunk one, on average."""
+
+    with_llm: bool = Field(
+        default=False, description="with an LLM backend, add these pseudo-queries to the LLM's questions"
+    )
+    ict: float = Field(default=3, ge=0, le=20, description="sentences of the chunk (Inverse Cloze Task)")
+    title: float = Field(default=0, ge=0, le=20, description="section titles above the chunk, deepest first")
+    keywords: float = Field(default=0, ge=0, le=20, description="a few of the chunk's most distinctive words")
+    citation: float = Field(
+        default=0, ge=0, le=20, description="sentences of the chunk citing an article, for the cited article"
+    )
+
+    def weights(self) -> dict[str, float]:
+        """The styles in use, with their count per chunk."""
+        return {style: getattr(self, style) for style in OFFLINE_STYLES if getattr(self, style) > 0}
+
+
 DEFAULT_PRICES = {
     "gpt-4o-mini": PriceParams(input=0.15, output=0.60),
     "gpt-4o": PriceParams(input=2.50, output=10.00),
@@ -520,12 +556,13 @@ DEFAULT_PRICES = {
 
 
 class GenerateParams(Section):
-    """Question generation: an OpenAI-compatible LLM (online or batch), or the offline ICT baseline."""
+    """Question generation: an OpenAI-compatible LLM (online or batch), or offline pseudo-queries."""
 
-    backend: Literal["openai", "openai-batch", "ict"] = Field(
-        default="ict", description="openai (any compatible server), openai-batch (Batch API), ict (offline)"
+    backend: Literal["openai", "openai-batch", "offline"] = Field(
+        default="offline",
+        description="openai (any compatible server), openai-batch (Batch API), offline (generate.offline styles)",
     )
-    questions_per_chunk: int = Field(default=3, ge=1, le=20, description="questions asked for each chunk")
+    questions_per_chunk: int = Field(default=3, ge=1, le=20, description="questions an LLM writes per chunk")
     styles: list[Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]] = Field(
         default=["layperson", "practitioner", "query"],
         min_length=1,
@@ -569,7 +606,9 @@ class GenerateParams(Section):
         default=DEFAULT_PRICES, description="USD per 1M input/output tokens, keyed by model"
     )
     batch: BatchParams = BatchParams()
+    offline: OfflineParams = OfflineParams()
     ict: IctParams = IctParams()
+    keywords: KeywordParams = KeywordParams()
     cache_dir: PathParam = Field(
         default=Path("data/cache/llm"), description="LLM response cache, not a DVC out (repro keeps it)"
     )
@@ -577,6 +616,24 @@ class GenerateParams(Section):
     max_failed_fraction: float = Field(
         default=0.05, ge=0, le=1, description="above this share of failed chunks the stage exits non-zero"
     )
+
+    @field_validator("backend", mode="before")
+    @classmethod
+    def _renamed_backend(cls, backend: Any) -> Any:
+        if backend == "ict":
+            raise ValueError(
+                "'ict' is now the backend 'offline', with ict one of its styles: set backend: offline and "
+                "offline: {ict: 3} (or mix in title, keywords, citation)"
+            )
+        return backend
+
+    @model_validator(mode="after")
+    def _offline_styles(self) -> GenerateParams:
+        if self.backend == "offline" and not self.offline.weights():
+            raise ValueError(
+                "backend offline needs at least one style in generate.offline (ict, title, keywords, citation)"
+            )
+        return self
 
     @field_validator("styles")
     @classmethod
@@ -625,6 +682,11 @@ class LanguageFilterParams(Section):
     enabled: bool = True
     min_confidence: float = Field(
         default=0.0, ge=0, le=1, description="also reject when the detector is less sure than this"
+    )
+    exempt_backends: list[str] = Field(
+        default=["offline"],
+        description="backends whose queries are the document's own words (in its language by construction; "
+        "a detector guesses poorly on two-word titles and keywords)",
     )
 
 
@@ -685,9 +747,9 @@ class OverlapParams(Section):
     )
     ngram: int = Field(default=3, ge=1, le=10, description="n of max_ngram_overlap")
     exempt_backends: list[str] = Field(
-        default=["ict"],
-        description="backends whose pseudo-questions are sentences of the chunk by design (ict keeps the "
-        "sentence in the passage on purpose for a share of them)",
+        default=["offline"],
+        description="backends whose pseudo-queries are the chunk's own words by design (offline: ict keeps "
+        "the sentence in the passage on purpose for a share of them, keywords are its words)",
     )
 
 
@@ -717,15 +779,18 @@ class SemanticDedupParams(Section):
 
 class RoundTripParams(Section):
     """Promptagator's round-trip consistency: the question's chunk must rank in the top k of all distinct
-    chunks for the question, with the base model."""
+    chunks for the question, by the base model, by BM25, or by both."""
 
     enabled: bool = True
     top_k: int = Field(default=10, ge=1, description="rank (1 = best) the question's own chunk must reach")
+    retriever: Literal["model", "bm25", "both"] = Field(
+        default="model", description="who ranks: the base model, BM25, or both (the chunk must pass each)"
+    )
 
 
 class EasinessParams(Section):
-    """Drop the easiest pairs: those whose question–chunk cosine under the base model is highest (NVIDIA's
-    retriever data pipeline). Computed per language over the pairs still in at that point."""
+    """Drop the easiest pairs: those whose question–chunk similarity is highest (NVIDIA's retriever data
+    pipeline), by the base model's cosine or by BM25. Computed per language over the pairs still in then."""
 
     enabled: bool = True
     drop_percent: float = Field(
@@ -733,6 +798,11 @@ class EasinessParams(Section):
         ge=0,
         lt=100,
         description="PERCENT of pairs to drop, 0–100: 5 drops the easiest 5 %; 0.7 drops 0.7 %, not 70 %",
+    )
+    retriever: Literal["model", "bm25"] = Field(
+        default="model",
+        description="what makes a pair easy: the base model's cosine, or BM25's view: the share of the "
+        "question's BM25 terms (lowercase words, no stopwords) found in the passage",
     )
 
 

@@ -11,8 +11,8 @@ before expensive, quality before deduplication (so that the row kept for a group
    listed too, with ``level = chunk``;
 3. ``wrong_language``, ``too_short`` / ``too_long``, ``self_reference``, ``copies_chunk`` (:mod:`.filters`);
 4. ``duplicate_question`` / ``near_duplicate_question`` (normalised text, then character-shingle MinHash);
-5. with the base model (:mod:`.model_filters`): ``semantic_duplicate_question``, ``round_trip_failed``,
-   ``too_easy``;
+5. with the base model and/or BM25 (:mod:`.model_filters`, ``curate.round_trip.retriever``,
+   ``curate.easiness.retriever``): ``semantic_duplicate_question``, ``round_trip_failed``, ``too_easy``;
 6. the LLM judge (:mod:`.judge`, off by default): ``judge_rejected``, ``judge_unparseable``,
    ``judge_failed``.
 
@@ -37,6 +37,7 @@ from lexqa.config import Params
 from lexqa.curate import filters, model_filters
 from lexqa.embed import Embedder, ModelSpec, encoding_stats, open_embedder
 from lexqa.lang import LanguageDetector
+from lexqa.lexical import Bm25, stopwords
 from lexqa.models import chunk_token_budget, load_tokenizer
 from lexqa.passages import positive_expr
 from lexqa.summary import StageSummary
@@ -216,9 +217,10 @@ class Curation:
 
     def text_filters(self) -> None:
         c = self.params.curate
-        if c.language.enabled and not self.live.is_empty():
-            detector = LanguageDetector({*self.live["lang"].unique().to_list(), "en"})
-            self.drop(filters.language(self.live, detector, c.language.min_confidence))
+        checked = self.live.filter(~pl.col("backend").is_in(c.language.exempt_backends))
+        if c.language.enabled and not checked.is_empty():
+            detector = LanguageDetector({*checked["lang"].unique().to_list(), "en"})
+            self.drop(filters.language(checked, detector, c.language.min_confidence))
         tokenizer = load_tokenizer(self.params.model.name_or_path)
         questions = self.live["question"].to_list()
         counts = (
@@ -274,23 +276,28 @@ class Curation:
             )
 
     def model_filters(self, encoder: Embedder | None) -> None:
+        """Semantic dedup, round trip and easiness, with the base model's vectors and/or BM25 (the model is not
+        loaded, nor its cache opened, when only BM25 is asked for)."""
         c = self.params.curate
-        if (
-            not (c.semantic_dedup.enabled or c.round_trip.enabled or c.easiness.enabled)
-            or self.live.is_empty()
-        ):
+        round_trip = c.round_trip.retriever if c.round_trip.enabled else None
+        easiness = c.easiness.retriever if c.easiness.enabled else None
+        uses_model = c.semantic_dedup.enabled or round_trip in ("model", "both") or easiness == "model"
+        if self.live.is_empty() or not (uses_model or round_trip or easiness):
+            return
+        if not uses_model:
+            self._filters(None, round_trip, easiness)
             return
         spec = ModelSpec.from_params(self.params.model) if encoder is None else encoder.spec
         encoder = encoder or open_embedder(spec, self.params, c.batch_size, label="base")
         self.summary.extra["base_model"] = self.params.model.name_or_path
         try:
-            self._model_filters(encoder)
+            self._filters(encoder, round_trip, easiness)
         finally:
             self.summary.extra["embeddings"] = encoding_stats([encoder])
 
-    def _model_filters(self, encoder: Embedder) -> None:
+    def _filters(self, encoder: Embedder | None, round_trip: str | None, easiness: str | None) -> None:
         c = self.params.curate
-        q_all = encoder.queries(self.live["question"].to_list())
+        q_all = encoder.queries(self.live["question"].to_list()) if encoder else None
         row_of = {qid: i for i, qid in enumerate(self.live["question_id"].to_list())}
 
         def q_emb() -> np.ndarray:
@@ -298,23 +305,45 @@ class Curation:
 
         if c.semantic_dedup.enabled:
             self.drop(model_filters.semantic_duplicates(self.live, q_emb(), c.semantic_dedup.threshold))
-        if c.round_trip.enabled and not self.live.is_empty():
-            dup_ids = self.duplicate_chunks["chunk_id"].implode()
-            corpus = self.chunks.filter(~pl.col("chunk_id").is_in(dup_ids)).with_columns(
-                corpus_text=positive_expr("text", c.positive_context)
-            )
-            index = {cid: i for i, cid in enumerate(corpus["chunk_id"].to_list())}
-            c_emb = encoder.passages(corpus["corpus_text"].to_list())
-            positive = np.array([index[cid] for cid in self.live["chunk_id"].to_list()])
-            rank = model_filters.ranks(q_emb(), c_emb, positive)
-            self.rank = dict(zip(self.live["question_id"].to_list(), rank.tolist(), strict=True))
-            self.drop(model_filters.round_trip(self.live, rank, c.round_trip.top_k))
+        if round_trip and not self.live.is_empty():
+            self._round_trip(encoder, q_emb, round_trip)
         if self.live.is_empty():
             return
-        cosine = np.einsum("ij,ij->i", q_emb(), encoder.passages(self.live["positive"].to_list()))
-        self.cosine = dict(zip(self.live["question_id"].to_list(), cosine.tolist(), strict=True))
-        if c.easiness.enabled:
+        if encoder is not None:
+            cosine = np.einsum("ij,ij->i", q_emb(), encoder.passages(self.live["positive"].to_list()))
+            self.cosine = dict(zip(self.live["question_id"].to_list(), cosine.tolist(), strict=True))
+        if easiness == "model":
             self.drop(model_filters.easiness(self.live, cosine, c.easiness.drop_percent))
+        elif easiness == "bm25":
+            coverage = model_filters.term_coverage(
+                self.live["question"].to_list(), self.live["positive"].to_list(), stopwords(self._languages())
+            )
+            self.drop(
+                model_filters.easiness(self.live, coverage, c.easiness.drop_percent, "bm25 term coverage")
+            )
+
+    def _languages(self) -> tuple[str, ...]:
+        return tuple(sorted(set(self.chunks["lang"].drop_nulls().to_list())))
+
+    def _round_trip(self, encoder: Embedder | None, q_emb, retriever: str) -> None:
+        """Rank of each question's chunk among all distinct chunks, by the model, BM25 or both (the worse)."""
+        c = self.params.curate
+        dup_ids = self.duplicate_chunks["chunk_id"].implode()
+        corpus = self.chunks.filter(~pl.col("chunk_id").is_in(dup_ids)).with_columns(
+            corpus_text=positive_expr("text", c.positive_context)
+        )
+        index = {cid: i for i, cid in enumerate(corpus["chunk_id"].to_list())}
+        positive = np.array([index[cid] for cid in self.live["chunk_id"].to_list()])
+        texts = corpus["corpus_text"].to_list()
+        rank = np.ones(len(positive), dtype=np.int64)
+        if retriever in ("model", "both"):
+            rank = np.maximum(rank, model_filters.ranks(q_emb(), encoder.passages(texts), positive))
+        if retriever in ("bm25", "both"):
+            bm25 = Bm25(texts, self._languages()).ranks(self.live["question"].to_list(), positive)
+            rank = np.maximum(rank, bm25)
+        self.rank = dict(zip(self.live["question_id"].to_list(), rank.tolist(), strict=True))
+        by = {"both": "the model and bm25 (the worse)"}.get(retriever, retriever)
+        self.drop(model_filters.round_trip(self.live, rank, c.round_trip.top_k, by))
 
     def judge(self) -> None:
         """The LLM judge, last: it costs money, so it only sees questions every other filter kept."""

@@ -1,4 +1,5 @@
-"""Filters of the ``curate`` stage that need the base embedding model: semantic dedup, round trip, easiness.
+"""Filters of the ``curate`` stage that rank or compare with a retriever: semantic dedup, round trip, easiness
+(the base model's vectors, or BM25: :func:`term_coverage`).
 
 They work on normalised embeddings (numpy, so cosine = dot product), in blocks so memory stays bounded on
 large corpora, and return :func:`lexqa.curate.filters.rejected` frames plus the measured value per row::
@@ -18,6 +19,7 @@ import numpy as np
 import polars as pl
 
 from lexqa.curate.filters import rejected
+from lexqa.lexical import tokenize
 
 _BLOCK = 1024
 _EPS = 1e-5
@@ -37,18 +39,21 @@ def ranks(queries: np.ndarray, corpus: np.ndarray, positive: np.ndarray) -> np.n
     return out
 
 
-def round_trip(live: pl.DataFrame, rank: np.ndarray, top_k: int) -> pl.DataFrame:
+def round_trip(live: pl.DataFrame, rank: np.ndarray, top_k: int, by: str = "model") -> pl.DataFrame:
     """``round_trip_failed``: the question's own chunk ranks below ``top_k`` for it (``rank`` aligned with
-    ``live``)."""
+    ``live``; ``by`` names the retriever in the detail)."""
     bad = np.flatnonzero(rank > top_k)
     ids = live["question_id"].gather(bad).to_list()
-    details = [f"its chunk ranks {r} among all chunks (top_k {top_k})" for r in rank[bad]]
+    details = [f"its chunk ranks {r} among all chunks by {by} (top_k {top_k})" for r in rank[bad]]
     return rejected(ids, "round_trip_failed", details, rank[bad].tolist())
 
 
-def easiness(live: pl.DataFrame, cosine: np.ndarray, drop_percent: float) -> pl.DataFrame:
+def easiness(
+    live: pl.DataFrame, cosine: np.ndarray, drop_percent: float, measure: str = "cosine"
+) -> pl.DataFrame:
     """``too_easy``: per language, the ``drop_percent`` percent (0–100) of pairs with the highest
-    question–positive cosine; ``floor(n × drop_percent / 100)`` rows, ties broken by input order."""
+    question–positive similarity (``cosine``, or another ``measure``); ``floor(n × drop_percent / 100)`` rows,
+    ties broken by input order."""
     ids, details, scores = [], [], []
     langs = live["lang"].to_numpy()
     for lang in dict.fromkeys(langs.tolist()):
@@ -61,7 +66,7 @@ def easiness(live: pl.DataFrame, cosine: np.ndarray, drop_percent: float) -> pl.
         for i in order[:n_drop]:
             ids.append(live["question_id"][int(i)])
             details.append(
-                f"cosine {cosine[i]:.3f} among the easiest {drop_percent:g} % of {lang} (>= {cut:.3f})"
+                f"{measure} {cosine[i]:.3f} among the easiest {drop_percent:g} % of {lang} (>= {cut:.3f})"
             )
             scores.append(float(cosine[i]))
     return rejected(ids, "too_easy", details, scores)
@@ -100,3 +105,17 @@ def semantic_duplicates(live: pl.DataFrame, embeddings: np.ndarray, threshold: f
             kept.extend(int(block[j]) for j in alive)
     details = [f"cosine {s:.3f} with {d}" for s, d in zip(scores, dups, strict=True)]
     return rejected(ids, "semantic_duplicate_question", details, scores, dups)
+
+
+def term_coverage(questions: list[str], passages: list[str], stop: frozenset[str]) -> np.ndarray:
+    """The share of each question's BM25 terms (:func:`lexqa.lexical.tokenize`) found in its passage: BM25's
+    view of how easy a pair is (1.0: every word of the question is in the passage).
+
+    >>> term_coverage(["congés payés du salarié"], ["Le salarié a droit à des congés."], frozenset({"du"})).tolist()
+    [0.6666666666666666]
+    """
+    out = np.zeros(len(questions))
+    for i, (question, passage) in enumerate(zip(questions, passages, strict=True)):
+        terms = set(tokenize(question, stop))
+        out[i] = len(terms & set(tokenize(passage, stop))) / len(terms) if terms else 0.0
+    return out

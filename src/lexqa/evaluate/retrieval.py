@@ -15,13 +15,11 @@ cache or encoded once); each dimension slices them, renormalises them and ranks 
     >>> vector_metrics(queries, corpus, data, dims=[2, 1])[1]["ndcg@10"] < 1    # one dim: a tie, "a" first
     True
 
-BM25 (bm25s) tokenises with a simple language-aware rule: lowercase, ``ё`` → ``е``, Unicode words (French
-elisions split off), stopwords of the given languages removed; no stemming.
+BM25 is :class:`lexqa.lexical.Bm25` (bm25s over lowercase words without stopwords, no stemming).
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 
 import numpy as np
@@ -30,11 +28,10 @@ import torch
 from lexqa.embed import Embedder, truncate
 from lexqa.evaluate.beir import BeirSet
 from lexqa.evaluate.metrics import MAX_K, ir_metrics, top_k
+from lexqa.lexical import Bm25
 
 SCORE_BLOCK = 2**25
 """Query × passage scores held at once (128 MiB of float32)."""
-
-WORD = re.compile(r"\w+")
 
 
 def metrics_of(ranked: np.ndarray, data: BeirSet) -> dict[str, float]:
@@ -68,52 +65,10 @@ def dense_metrics(embedder: Embedder, data: BeirSet, dims: Sequence[int]) -> dic
     )
 
 
-def _stopwords(languages: Sequence[str]) -> frozenset[str]:
-    from bm25s import stopwords
-
-    lists = {
-        "en": stopwords.STOPWORDS_EN,
-        "fr": stopwords.STOPWORDS_FRENCH,
-        "ru": stopwords.STOPWORDS_RUSSIAN,
-        "de": stopwords.STOPWORDS_GERMAN,
-        "es": stopwords.STOPWORDS_SPANISH,
-        "it": stopwords.STOPWORDS_ITALIAN,
-        "pt": stopwords.STOPWORDS_PORTUGUESE,
-        "nl": stopwords.STOPWORDS_DUTCH,
-    }
-    return frozenset(normalise(w) for lang in languages for w in lists.get(lang, ()))
-
-
-def normalise(text: str) -> str:
-    """Lowercase and fold ``ё`` into ``е`` (Russian texts write both)."""
-    return text.lower().replace("ё", "е")
-
-
-def tokenize(text: str, stop: frozenset[str] = frozenset()) -> list[str]:
-    """BM25 tokens: lowercase Unicode words without stopwords.
-
-    >>> tokenize("L'article 9 du Code civil", frozenset({"l", "du"}))
-    ['article', '9', 'code', 'civil']
-    >>> tokenize("Всё о ребёнке")
-    ['все', 'о', 'ребенке']
-    """
-    return [w for w in WORD.findall(normalise(text)) if w not in stop]
-
-
 def rank_bm25(data: BeirSet, languages: Sequence[str], k: int = MAX_K) -> np.ndarray:
-    """Top-``k`` corpus indices per query by BM25 (bm25s, Lucene variant, default k1/b)."""
-    import bm25s
-
+    """Top-``k`` corpus indices per query by BM25 (:class:`lexqa.lexical.Bm25`)."""
     if not data.corpus_ids:
         return np.full((len(data.query_ids), 0), -1, dtype=np.int64)
-    stop = _stopwords(languages)
-    retriever = bm25s.BM25()
-    retriever.index([tokenize(t, stop) for t in data.corpus_texts], show_progress=False)
-    n_corpus = len(data.corpus_ids)
-    block = max(1, SCORE_BLOCK // n_corpus)
-    ranked = []
-    for start in range(0, len(data.query_texts), block):
-        tokens = [tokenize(t, stop) for t in data.query_texts[start : start + block]]
-        scores = np.stack([retriever.get_scores(t) if t else np.zeros(n_corpus, np.float32) for t in tokens])
-        ranked.append(top_k(torch.from_numpy(scores), k))
+    index = Bm25(data.corpus_texts, languages)
+    ranked = [top_k(torch.from_numpy(scores), k) for _, scores in index.blocks(data.query_texts)]
     return torch.cat(ranked).numpy()

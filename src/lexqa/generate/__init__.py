@@ -1,13 +1,16 @@
 """The ``generate`` stage: ``chunks.parquet`` → ``questions.parquet``, its summary, ``metrics/generate.json``.
 
 Backends (``generate.backend``): ``openai`` (:mod:`.chat`, any OpenAI-compatible server), ``openai-batch``
-(:mod:`.batch`, the Batch API) and ``ict`` (:mod:`.ict`, the offline Inverse Cloze Task baseline). LLM answers
+(:mod:`.batch`, the Batch API) and ``offline`` (:mod:`.offline`: pseudo-queries taken from the corpus itself,
+by style: ICT sentences, section titles, keywords, citations; with ``generate.offline.with_llm`` they are
+added to an LLM backend's questions). LLM answers
 go through the response cache (:mod:`.cache`, ``data/cache/llm/``): a run first looks every request up, sends
 only what has no answer yet (failures included, so they are retried), then builds the table from the cache.
 Every chunk ends with its questions or with failure rows that say why. When more than
 ``generate.max_failed_fraction`` of the chunks failed with an LLM backend, the table is still written (to
 inspect) but :class:`TooManyFailures` is raised, so ``dvc repro`` records no success and the next run retries
-them (an ICT failure, a chunk without a sentence of the allowed length, is final and never stops the stage)::
+them (an offline failure, a chunk without a sentence of the allowed length, is final and never stops the
+stage)::
 
     >>> from lexqa.config import load_params
     >>> from lexqa import generate
@@ -31,11 +34,12 @@ import polars as pl
 from lexqa.config import GenerateParams, Params, ParamsError
 from lexqa.generate.accounting import RunStats, dataset_usage, run_cost
 from lexqa.generate.cache import Entry, ResponseCache
-from lexqa.generate.ict import ict_rows
 from lexqa.generate.jobs import Job, JobBuilder, question_rows
+from lexqa.generate.offline import BACKEND as OFFLINE
+from lexqa.generate.offline import OfflineGenerator
 from lexqa.generate.prompts import Templates
 from lexqa.summary import StageSummary
-from lexqa.tables import CHUNKS, QUESTIONS, frame, read_table, write_json, write_table
+from lexqa.tables import CHUNKS, DOCUMENTS, QUESTIONS, frame, read_table, write_json, write_table
 
 log = logging.getLogger("lexqa.generate")
 NO_KEY = "no-key"  # the bearer token sent to a local server when the key variable is unset
@@ -170,6 +174,14 @@ def llm_rows(params: GenerateParams, chunks: pl.DataFrame, summary: StageSummary
     return rows
 
 
+def _documents(folder: Path, params: GenerateParams) -> pl.DataFrame:
+    """What the title and citation styles need of documents.parquet (nothing is read when neither is on)."""
+    columns = ["doc_id", "source", "number", "path"]
+    if not {"title", "citation"} & set(params.offline.weights()):
+        return pl.DataFrame(schema={c: DOCUMENTS[c] for c in columns})
+    return read_table(folder / "documents.parquet", DOCUMENTS).select(columns)
+
+
 def run(
     params: Params,
     in_dir: str | Path = "data/processed",
@@ -179,15 +191,24 @@ def run(
     """Run the stage: questions.parquet and generate_summary.json in ``out_dir``, generate.json in metrics."""
     g = params.generate
     out = Path(out_dir)
-    chunks = select_chunks(read_table(Path(in_dir) / "chunks.parquet", CHUNKS), g.limit)
+    corpus = read_table(Path(in_dir) / "chunks.parquet", CHUNKS)
+    chunks = select_chunks(corpus, g.limit)
     summary = StageSummary("generate", rows_in=chunks.height)
     summary.extra["backend"] = g.backend
-    if g.backend == "ict":
-        rows = list(ict_rows(chunks, g.questions_per_chunk, g.ict, params.seed))
+    rows = []
+    if g.backend == "offline":
         summary.extra["tokens"] = {"prompt_tokens": 0, "completion_tokens": 0, "cost_usd": 0.0}
     else:
         summary.extra["model"] = g.model
         rows = llm_rows(g, chunks, summary)
+    if g.backend == "offline" or g.offline.with_llm:
+        documents = _documents(Path(in_dir), g)
+        offline = OfflineGenerator(corpus, documents, g, params.seed)
+        rows += offline.rows(chunks)
+        summary.extra["offline"] = {
+            "styles per chunk": offline.weights,
+            "chunks_not_drawn": offline.not_drawn,
+        }
     questions = frame(rows, QUESTIONS)
     write_table(questions, out / "questions.parquet", QUESTIONS)
 
@@ -214,9 +235,12 @@ def run(
     }
     write_json(metrics, Path(metrics_dir) / "generate.json")
     summary.finish(out / "generate_summary.json")
-    if g.backend != "ict" and failure_rate > g.max_failed_fraction:  # ICT failures are final, not transient
+    # offline failures (a chunk without a sentence, a title...) are final, not transient: never counted here
+    llm_failed = failed.filter(pl.col("backend") != OFFLINE)["chunk_id"].n_unique()
+    llm_rate = llm_failed / chunks.height if chunks.height else 0.0
+    if g.backend != "offline" and llm_rate > g.max_failed_fraction:
         raise TooManyFailures(
-            f"{failed_chunks} of {chunks.height} chunks failed ({failure_rate:.1%} > "
+            f"{llm_failed} of {chunks.height} chunks failed ({llm_rate:.1%} > "
             f"generate.max_failed_fraction {g.max_failed_fraction:.1%}); see the error column of "
             f"{out / 'questions.parquet'} and run again: "
             "answers already received are cached, only the failures are sent again"

@@ -1,4 +1,4 @@
-"""Backend ``ict``: the Inverse Cloze Task (Lee, Chang and Toutanova, 2019), an offline BASELINE, not an LLM.
+"""Style ``ict`` of the offline backend: the Inverse Cloze Task (Lee, Chang and Toutanova, 2019), not an LLM.
 
 The pseudo-question of a chunk is one of its own sentences, picked at random; with probability
 ``generate.ict.remove_probability`` (0.9 in the paper) the sentence is cut out of the passage, so the pair
@@ -22,10 +22,6 @@ from __future__ import annotations
 
 import random
 import re
-from collections.abc import Iterator
-from typing import Any
-
-import polars as pl
 
 from lexqa.config import IctParams
 
@@ -100,36 +96,3 @@ def ict_pairs(chunk_id: str, text: str, n: int, params: IctParams, seed: int) ->
         remove = rng.random() < params.remove_probability
         pairs.append((" ".join(text[a:b].split()), _remove(text, a, b) if removable and remove else None))
     return pairs
-
-
-def ict_rows(chunks: pl.DataFrame, n: int, params: IctParams, seed: int) -> Iterator[dict[str, Any]]:
-    """``QUESTIONS`` rows for every chunk: its ICT pairs, or one failure row when no sentence qualifies."""
-    for chunk_id, text in chunks.select("chunk_id", "text").iter_rows():
-        base = {
-            "chunk_id": chunk_id,
-            "style": "ict",
-            "backend": "ict",
-            "model": "ict",
-            "prompt_sha": None,
-            "cache_key": None,
-            "prompt_tokens": 0,
-            "completion_tokens": 0,
-        }
-        pairs = ict_pairs(chunk_id, text or "", n, params, seed)
-        if not pairs:
-            limits = f"{params.min_sentence_chars}-{params.max_sentence_chars}"
-            yield {
-                "question_id": f"{chunk_id}:ict:failed",
-                "question": None,
-                "status": "failed",
-                "error": f"no_sentence: no sentence of {limits} characters",
-                "passage": None,
-            } | base
-        for k, (question, passage) in enumerate(pairs):
-            yield {
-                "question_id": f"{chunk_id}:ict:{k}",
-                "question": question,
-                "status": "ok",
-                "error": None,
-                "passage": passage,
-            } | base

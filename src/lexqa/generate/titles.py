@@ -1,0 +1,52 @@
+"""Style ``title``: the section titles above a chunk as its pseudo-queries, offline.
+
+The headings of a code are the words its editors chose to say what the articles below them are about
+("Congés payés", "Rupture conventionnelle", "Période d'essai") — and short, like what people type in a search
+box. Pairing a heading with the articles under it is the *title / body* pre-training task of Chang et al.
+(2020, "Pre-training Tasks for Embedding-based Large-scale Retrieval", ICLR: Body First Selection uses the
+page's own text, WLP the linking pages; here the section title stands for the query). A chunk's queries are
+the titles of its document's path, deepest first, numbering stripped; headings with nothing but a number
+(``Livre Ier``, ``Partie législative``) give none::
+
+    >>> section_title("Section 2 : Congés payés.")
+    'Congés payés'
+    >>> section_title("Глава 3. Общие положения")
+    'Общие положения'
+    >>> section_title("Livre Ier") is None
+    True
+    >>> titles(["Partie législative", "Titre II : Contrat de travail", "Chapitre Ier : Période d'essai"], 2)
+    ["Période d'essai", 'Contrat de travail']
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+_STRUCTURE = (
+    r"(?:partie|livre|titre|sous-titre|chapitre|sous-chapitre|section|sous-section|paragraphe|sous-paragraphe|"
+    r"annexe|tome|art(?:icle)?|глава|раздел|подраздел|параграф|часть|статья|§)"
+)
+_NUMBERED = re.compile(rf"^\s*{_STRUCTURE}\b\.?\s*[\w.\-]*\s*(?:[:.–—-]\s*(?P<title>.*))?$", re.IGNORECASE)
+_MIN_CHARS = 3
+
+
+def section_title(heading: str) -> str | None:
+    """The title words of a heading, without its structural numbering; None when nothing but numbering."""
+    heading = " ".join(heading.split())
+    match = _NUMBERED.match(heading)
+    title = (match.group("title") or "") if match else heading
+    title = title.strip().rstrip(".").strip()
+    return title if len(title) >= _MIN_CHARS else None
+
+
+def titles(path: Sequence[str], n: int) -> list[str]:
+    """Up to ``n`` distinct titles of ``path`` (a document's section headings, outermost first), deepest first."""
+    out: list[str] = []
+    for heading in reversed(path):
+        title = section_title(heading)
+        if title and title not in out:
+            out.append(title)
+            if len(out) == n:
+                break
+    return out

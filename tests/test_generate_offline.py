@@ -1,0 +1,153 @@
+"""The offline backend's styles (titles, keywords, citations, ict) mixed by weights, and the stage with them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from lexqa import generate
+from lexqa.config import GenerateParams, ParamsError, load_params, parse_params
+from lexqa.generate.citations import masked, references
+from lexqa.generate.keywords import KeywordIndex
+from lexqa.generate.offline import OfflineGenerator
+from lexqa.generate.titles import section_title, titles
+from lexqa.tables import CHUNKS, DOCUMENTS, QUESTIONS, frame, read_table, write_table
+
+ROOT = Path(__file__).resolve().parents[1]
+
+ARTICLES = {
+    "L1": (
+        ["Partie législative", "Livre Ier : Contrat de travail", "Chapitre II : Démission"],
+        "Le salarié qui démissionne respecte un préavis. La durée du préavis est fixée par la convention.",
+    ),
+    "L2": (
+        ["Partie législative", "Livre Ier : Contrat de travail", "Chapitre III : Congés payés"],
+        "Le salarié a droit à un congé payé de deux jours et demi ouvrables par mois de travail effectif.",
+    ),
+    "L3": (
+        ["Partie législative", "Livre Ier : Contrat de travail", "Chapitre III : Congés payés"],
+        "L'indemnité de congé est égale au dixième de la rémunération. Le salarié qui démissionne perçoit "
+        "l'indemnité compensatrice prévue à l'article L. 2 du présent code, selon les règles habituelles.",
+    ),
+    "L4": (
+        ["Partie législative", "Livre Ier"],
+        "Les dispositions de l'article 6 de la loi n° 2016-1691 s'appliquent aux lanceurs d'alerte salariés.",
+    ),
+}
+
+
+def corpus() -> tuple[pl.DataFrame, pl.DataFrame]:
+    docs, chunks = [], []
+    for number, (path, text) in ARTICLES.items():
+        doc_id = f"ct:{number}"
+        docs.append(
+            {"doc_id": doc_id, "source": "ct", "kind": "legifrance_json", "domain": "fr_codes", "lang": "fr"}
+            | {"title": "Code du travail", "path": path, "number": number, "text": text, "sha256": "x"}
+        )
+        chunks.append(
+            {"chunk_id": f"{doc_id}#0", "doc_id": doc_id, "ordinal": 0, "text": text, "n_tokens": 40}
+            | {"char_start": 0, "char_end": len(text), "heading": "article", "context": f"Code > {number}"}
+            | {"lang": "fr", "domain": "fr_codes", "source": "ct"}
+        )
+    return frame(chunks, CHUNKS), frame(docs, DOCUMENTS)
+
+
+def offline(**weights: float) -> GenerateParams:
+    return GenerateParams(offline={"ict": 0, **weights}, ict={"min_sentence_chars": 20})
+
+
+def test_section_titles_lose_their_numbering_and_go_deepest_first():
+    assert section_title("Sous-section 2 : Rupture anticipée.") == "Rupture anticipée"
+    assert section_title("Chapitre unique.") is None and section_title("Partie législative") is None
+    assert section_title("Dispositions générales") == "Dispositions générales"  # a Markdown heading as it is
+    path = ["Livre Ier : Contrat de travail", "Chapitre III : Congés payés", "Section 1 : Durée du congé"]
+    assert titles(path, 2) == ["Durée du congé", "Congés payés"]
+    assert titles(["Titre Ier : Congés", "Chapitre Ier : Congés"], 5) == ["Congés"]
+
+
+def test_references_skip_other_texts_and_are_masked():
+    sentence = "Il perçoit l'indemnité prévue aux articles L. 1234-9 et L. 1234-10 du présent code."
+    assert [n for n, _ in references(sentence)] == ["L1234-9", "L1234-10"]
+    assert masked(sentence) == "Il perçoit l'indemnité prévue aux articles du présent code."
+    assert references("selon l'article L. 311-1 du code de la sécurité sociale") == []
+    assert references("les articles 6 et 8 de la même loi") == []
+
+
+def test_keyword_queries_are_short_distinct_and_seeded():
+    chunks, _ = corpus()
+    index = KeywordIndex(chunks["text"].to_list(), chunks["lang"].to_list())
+    import random
+
+    first = index.queries(2, "fr", n=3, min_words=2, max_words=3, rng=random.Random(1))
+    assert first == index.queries(2, "fr", n=3, min_words=2, max_words=3, rng=random.Random(1))
+    assert len(first) == len(set(first)) == 3
+    assert all(2 <= len(q.split()) <= 3 for q in first)
+    assert not {w for q in first for w in q.split()} & {"les", "des", "article", "code"}
+
+
+def test_styles_mix_by_weight_with_stable_ids():
+    chunks, docs = corpus()
+    gen = OfflineGenerator(chunks, docs, offline(title=1, keywords=1, citation=1), seed=0)
+    rows = list(gen.rows(chunks))
+    by_style = {}
+    for r in rows:
+        by_style.setdefault(r["style"], []).append(r)
+    assert {r["question"] for r in by_style["title"]} == {"Démission", "Congés payés"}
+    # L4 has no title but keywords; no row fails since every chunk got at least one query
+    assert not [r for r in rows if r["status"] == "failed"]
+    (citation,) = by_style["citation"]
+    assert citation["chunk_id"] == "ct:L2#0"  # the cited article, not the citing one
+    assert "L. 2" not in citation["question"] and "indemnité compensatrice" in citation["question"]
+    assert all(r["backend"] == "offline" and r["question_id"].startswith(r["chunk_id"]) for r in rows)
+    again = list(
+        OfflineGenerator(chunks, docs, offline(title=1, keywords=1, citation=1), seed=0).rows(chunks)
+    )
+    assert [r["question_id"] for r in again] == [r["question_id"] for r in rows]
+
+
+def test_fractional_weights_are_chances_and_failures_say_why():
+    chunks, docs = corpus()
+    gen = OfflineGenerator(chunks, docs, offline(title=0.5), seed=3)
+    drawn = [gen.count(f"c{i}", "title") for i in range(400)]
+    assert set(drawn) == {0, 1} and 150 < sum(drawn) < 250
+    only_l4 = chunks.filter(pl.col("doc_id") == "ct:L4")
+    rows = list(OfflineGenerator(chunks, docs, offline(title=1, citation=1), seed=0).rows(only_l4))
+    assert {(r["question_id"], r["error"].split(":")[0]) for r in rows} == {
+        ("ct:L4#0:title:failed", "no_title"),
+        ("ct:L4#0:citation:failed", "no_citation"),
+    }
+
+
+def test_backend_ict_is_renamed_with_a_clear_message():
+    raw = {
+        "model": {"name_or_path": "m"},
+        "sources": [{"name": "s", "kind": "text", "path": "x", "lang": "fr", "domain": "d"}],
+        "generate": {"backend": "ict"},
+    }
+    with pytest.raises(ParamsError, match="'ict' is now the backend 'offline'"):
+        parse_params(raw)
+    raw["generate"] = {"backend": "offline", "offline": {"ict": 0}}
+    with pytest.raises(ParamsError, match="needs at least one style"):
+        parse_params(raw)
+
+
+def test_stage_mixes_styles_and_counts_them(tmp_path):
+    chunks, docs = corpus()
+    write_table(chunks, tmp_path / "chunks.parquet", CHUNKS)
+    write_table(docs, tmp_path / "documents.parquet", DOCUMENTS)
+    params = load_params(ROOT / "params.yaml")
+    generate_params = params.generate.model_copy(
+        update={"offline": params.generate.offline.model_copy(update={"ict": 1, "title": 1, "citation": 1})}
+    )
+    params = params.model_copy(update={"generate": generate_params})
+    summary = generate.run(params, in_dir=tmp_path, out_dir=tmp_path, metrics_dir=tmp_path)
+    questions = read_table(tmp_path / "questions.parquet", QUESTIONS)
+    styles = summary.extra["questions_by_style"]
+    assert set(styles) == {"ict", "title", "citation"} and sum(styles.values()) == summary.rows_out
+    assert summary.extra["offline"]["styles per chunk"] == {"ict": 1, "title": 1, "citation": 1}
+    assert questions["question_id"].is_unique().all()
+    saved = json.loads((tmp_path / "generate_summary.json").read_text(encoding="utf-8"))
+    assert saved["questions_by_style"] == styles
