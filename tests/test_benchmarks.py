@@ -25,6 +25,7 @@ FIGURES = {
     "ingest.py": r"^Légifrance JSON .*: [\d,]+ articles/s",
     "lang.py": r"^  lingua +accuracy +[\d.]+% +[\d,]+ texts/s",
     "pipeline.py": r"^ratio encodings / distinct \(run 1, base\): ",
+    "quality.py": r"^gain at \d+: [\d.]+x$",
     "embedding_store.py": r"^sqlite +[\d,]+ +[\d,]+ ",
     # After `make run` (as in CI) it times the no-change repro; on a fresh clone it says to run the pipeline.
     "repro.py": r"^  dvc repro \(nothing to run\) +best [\d.]+ s|^the pipeline has stages to run",

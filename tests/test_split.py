@@ -406,3 +406,13 @@ def test_hard_negatives_come_from_training_positives_only(tmp_path):
     summary = json.loads((out / "split_summary.json").read_text())
     assert summary["negatives"]["mined"] + summary["negatives"]["random"] == len(train)
     assert "Hard negatives" in (out / "README.md").read_text()
+
+
+def test_corpus_pairs_holds_only_the_chunks_with_pairs():
+    chunks, pairs = build(n_docs=10, questions_per_chunk=1)
+    extra = chunk_row("s:lonely#0", "un texte sans aucune question écrite pour lui dans ce corpus")
+    chunks = pl.concat([chunks, frame([extra], CHUNKS)])
+    distinct, _ = split(make_params(), pairs, chunks)
+    only_pairs, _ = split(make_params(corpus="pairs"), pairs, chunks)
+    assert "s:lonely#0" in {c["_id"] for c in distinct.corpus}
+    assert {c["_id"] for c in only_pairs.corpus} == set(pairs["chunk_id"])

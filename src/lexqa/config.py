@@ -899,10 +899,11 @@ class SplitParams(Section):
         le=1,
         description="positives at or above this word 5-gram Jaccard are put in one group, so on one side",
     )
-    corpus: Literal["distinct", "all"] = Field(
+    corpus: Literal["distinct", "all", "pairs"] = Field(
         default="distinct",
-        description="eval corpus: every chunk but curate's duplicates (distinct) or every chunk (all; a "
-        "duplicate of a positive is then relevant too)",
+        description="eval corpus: every chunk but curate's duplicates (distinct), every chunk (all; a "
+        "duplicate of a positive is then relevant too), or the distinct chunks that have pairs (pairs: a run "
+        "with generate.limit evaluates among the chunks it wrote questions for, and trains faster)",
     )
     hard_negatives: HardNegativesParams = HardNegativesParams()
     batch_size: int = Field(default=64, ge=1, description="texts per encoding batch (hard negatives)")

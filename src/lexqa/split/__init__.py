@@ -222,7 +222,12 @@ def split(
     if curate_rejects is not None:
         dup_rows = curate_rejects.filter(pl.col("level") == "chunk").select("origin", "duplicate_of")
         duplicate_of = dict(dup_rows.iter_rows())
-    corpus_ids = [c for c in chunks["chunk_id"].to_list() if s.corpus == "all" or c not in duplicate_of]
+    with_pairs = set(pairs["chunk_id"].to_list())
+    corpus_ids = [
+        c
+        for c in chunks["chunk_id"].to_list()
+        if s.corpus == "all" or (c not in duplicate_of and (s.corpus == "distinct" or c in with_pairs))
+    ]
     copies: dict[str, list[str]] = {}
     if s.corpus == "all":
         for dup, kept in duplicate_of.items():

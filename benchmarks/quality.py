@@ -1,0 +1,239 @@
+"""Retrieval quality on real questions: the real stages on the Code du travail, evaluated on ``cdtn_dev``.
+
+One command runs every stage (``stages/<name>.py``, as ``dvc repro`` does) in a work folder whose params.yaml
+is the project's with: one source, the whole Code du travail of ``../shared/data/fr_code_travail``; the
+development benchmark ``../shared/data/benchmarks/cdtn_dev`` (real searches of the public, graded by the
+Ministry of Labour's lawyers) in ``evaluate.benchmarks``; then the changes of ``--override FILE`` (a YAML
+mapping merged into params) and of each ``--set key=value`` (YAML values, like ``dvc exp run -S``). The
+evaluate stage measures the base model, the fine-tuned model and BM25 on ``cdtn_dev`` at every Matryoshka
+dimension; the script prints them and appends a row to ``benchmarks/quality.md``: the params that differ from
+the project's, nDCG@10 per dimension, the pairs trained on, the time. The embedding cache is shared between
+runs (``--cache``), so a run pays for training and for the fine-tuned model's encoding, not for the base
+model's again::
+
+    .venv/bin/python benchmarks/quality.py --name baseline --set generate.limit=4000
+    .venv/bin/python benchmarks/quality.py --name titles --override benchmarks/quality/titles.yaml
+    .venv/bin/python benchmarks/quality.py --name e5 --model /tmp/e5-small-local \\
+        --set model.query_prompt="'query: '" --set model.passage_prompt="'passage: '"
+    .venv/bin/python benchmarks/quality.py --quick      # the bundled sample and a tiny benchmark; no row kept
+
+``--model`` is a second base model, e.g. the offline multilingual-e5-small that ``../shared/tools/e5local`` makes
+(its README says how; users download the real ``intfloat/multilingual-e5-small`` from the hub). Never train on
+``cdtn_dev``: it is only read by the evaluate stage, as an external benchmark.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import datetime as dt
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+from support.quick import parse_args
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared/data"
+CODE = SHARED / "fr_code_travail"
+BENCH = SHARED / "benchmarks/cdtn_dev"
+REPORT = ROOT / "benchmarks/quality.md"
+STAGES = ["ingest", "chunk", "generate", "curate", "split", "train", "evaluate"]
+NOT_COMPARED = {"sources", "evaluate", "embed"}
+"""Sections set by the script itself, never reported as a difference."""
+
+
+def merge(base: dict, change: dict) -> dict:
+    """``change`` merged into a copy of ``base``, mapping by mapping."""
+    out = copy.deepcopy(base)
+    for key, value in change.items():
+        out[key] = (
+            merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+        )
+    return out
+
+
+def set_key(params: dict, assignment: str) -> None:
+    """``a.b.c=value`` (value in YAML) into ``params``."""
+    key, _, raw = assignment.partition("=")
+    *parents, last = key.strip().split(".")
+    node = params
+    for part in parents:
+        node = node.setdefault(part, {})
+    node[last] = yaml.safe_load(raw)
+
+
+def differences(base: Any, params: Any, prefix: str = "") -> dict[str, Any]:
+    """Flattened ``key: value`` of what ``params`` changes in ``base``."""
+    if isinstance(base, dict) and isinstance(params, dict):
+        out: dict[str, Any] = {}
+        for key in sorted(set(base) | set(params)):
+            if not prefix and key in NOT_COMPARED:
+                continue
+            out |= differences(base.get(key), params.get(key), f"{prefix}{key}.")
+        return out
+    return {} if base == params else {prefix.rstrip("."): params}
+
+
+def quick_benchmark(folder: Path) -> Path:
+    """A tiny BEIR folder over the bundled sample code, for ``--quick``."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from evaluate import SAMPLE_CODE, beir_from_code
+
+    return beir_from_code(SAMPLE_CODE, folder, n_queries=4, n_corpus=20)
+
+
+def project_params(args: argparse.Namespace, work: Path) -> tuple[dict, dict]:
+    """(the project's params, the run's params)."""
+    base = yaml.safe_load((ROOT / "params.yaml").read_text(encoding="utf-8"))
+    params = copy.deepcopy(base)
+    if args.quick:
+        source = {"name": "sample", "kind": "markdown", "path": str(ROOT / "data/raw/sample/markdown")}
+        bench = quick_benchmark(work / "bench")
+    else:
+        source = {"name": "code_travail", "kind": "legifrance_json", "path": str(CODE)}
+        bench = BENCH
+    params["sources"] = [source | {"lang": "fr", "domain": "fr_codes"}]
+    params["evaluate"]["benchmarks"] = [{"name": "cdtn_dev", "path": str(bench)}]
+    params["embed"] = {"cache": True, "cache_dir": str(Path(args.cache).resolve())}
+    if args.override:
+        params = merge(params, yaml.safe_load(Path(args.override).read_text(encoding="utf-8")) or {})
+    if args.model:
+        params["model"]["name_or_path"] = args.model
+    for assignment in args.set:
+        set_key(params, assignment)
+    return base, params
+
+
+def run_stage(work: Path, stage: str) -> float:
+    env = os.environ | {"LEXQA_NO_PROGRESS": "1", "PYTHONPATH": str(ROOT / "src")}
+    started = time.perf_counter()
+    log = work / "logs" / f"{stage}.log"
+    log.parent.mkdir(exist_ok=True)
+    with log.open("w", encoding="utf-8") as out:
+        done = subprocess.run(
+            [sys.executable, str(ROOT / "stages" / f"{stage}.py")], cwd=work, env=env, stdout=out, stderr=out
+        )
+    if done.returncode != 0:
+        sys.exit(f"stage {stage} failed ({done.returncode}), see {log}:\n{log.read_text()[-3000:]}")
+    return time.perf_counter() - started
+
+
+def figures(work: Path) -> dict[str, Any]:
+    metrics = json.loads((work / "metrics/eval.json").read_text(encoding="utf-8"))["cdtn_dev"]
+    out = {
+        which: {int(d.removeprefix("dim_")): v["ndcg@10"] for d, v in metrics[which].items()}
+        for which in ("base", "finetuned")
+    }
+    out["bm25"] = metrics.get("bm25", {}).get("ndcg@10")
+    train = json.loads((work / "data/processed/train_summary.json").read_text(encoding="utf-8"))
+    out["pairs"] = train["train_pairs"]
+    styles = json.loads((work / "data/processed/generate_summary.json").read_text(encoding="utf-8"))
+    out["styles"] = styles.get("questions_by_style", {})
+    return out
+
+
+def row(name: str, model: str, diff: dict[str, Any], fig: dict[str, Any], seconds: dict[str, float]) -> str:
+    dims = sorted(fig["finetuned"], reverse=True)
+    full = dims[0]
+    tuned = " / ".join(f"{fig['finetuned'][d]:.3f}" for d in dims)
+    changes = (
+        "<br>".join(f"`{k}: {json.dumps(v, ensure_ascii=False)}`" for k, v in diff.items()) or "(defaults)"
+    )
+    styles = ", ".join(f"{k} {v:,}" for k, v in fig["styles"].items())
+    total = sum(seconds.values()) / 60
+    return (
+        f"| {dt.date.today().isoformat()} | {name} | {Path(model).name} | {changes} | {fig['pairs']:,} ({styles}) "
+        f"| {fig['base'][full]:.3f} / {fig['base'][min(dims)]:.3f} | {tuned} "
+        f"| {fig['finetuned'][full] / fig['base'][full]:.2f}x | {fig['bm25']:.3f} "
+        f"| {seconds['train'] / 60:.0f} / {total:.0f} |"
+    )
+
+
+HEADER = (
+    "| date | run | base model | params that differ from params.yaml | training pairs (by style) "
+    "| base nDCG@10 full / smallest dim | fine-tuned nDCG@10 by dim (full → smallest) | gain at full dim "
+    "| BM25 | train / total min |\n"
+    "| --- | --- | --- | --- | --- | ---: | --- | ---: | ---: | ---: |\n"
+)
+
+
+def append_row(line: str, report: Path) -> None:
+    text = report.read_text(encoding="utf-8") if report.exists() else ""
+    marker = "<!-- rows: benchmarks/quality.py appends below -->\n"
+    if marker not in text:
+        text += f"\n## Runs\n\n{marker}{HEADER}"
+    report.write_text(text.rstrip("\n") + "\n" + line + "\n", encoding="utf-8")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--name", default="run", help="the row's label")
+    parser.add_argument("--override", help="a YAML file of params to merge into the project's")
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE", help="one param (repeatable)"
+    )
+    parser.add_argument("--model", help="base model (name or folder) instead of model.name_or_path")
+    parser.add_argument("--cache", default=str(ROOT / "data/cache/embeddings"), help="embedding cache folder")
+    parser.add_argument("--work", help="work folder (default: data/cache/quality/<name>)")
+    parser.add_argument("--keep", action="store_true", help="keep the work folder (the model, the tables)")
+    parser.add_argument("--report", default=str(REPORT), help="the Markdown file the row is appended to")
+    args = parse_args(parser, "the bundled sample, 6 chunks, a 4-query benchmark; no row kept")
+    if not args.quick and not (CODE.is_dir() and BENCH.is_dir()):
+        sys.exit(f"{CODE} or {BENCH} not found: they live in ../shared/data (or run with --quick)")
+    if args.quick:
+        args.set = ["generate.limit=6", "train.epochs=1", *args.set]
+        args.cache = tempfile.mkdtemp(prefix="lexqa-quality-cache-")
+    work = Path(
+        args.work
+        or (
+            tempfile.mkdtemp(prefix="lexqa-quality-")
+            if args.quick
+            else ROOT / "data/cache/quality" / args.name
+        )
+    )
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    shutil.copytree(ROOT / "prompts", work / "prompts")
+    base, params = project_params(args, work)
+    (work / "params.yaml").write_text(
+        yaml.safe_dump(params, allow_unicode=True, sort_keys=False), encoding="utf-8"
+    )
+    diff = differences(base, params)
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(
+        f"quality run {args.name!r} on {os.cpu_count()} CPUs (load {load}); changes: {diff or 'none'}",
+        flush=True,
+    )
+    seconds = {}
+    for stage in STAGES:
+        seconds[stage] = run_stage(work, stage)
+        print(f"  {stage:<9} {seconds[stage]:8.1f} s", flush=True)
+    fig = figures(work)
+    line = row(args.name, params["model"]["name_or_path"], diff, fig, seconds)
+    dims = sorted(fig["finetuned"], reverse=True)
+    print(f"\ncdtn_dev nDCG@10     {'  '.join(f'{d:>6}' for d in dims)}")
+    for which in ("base", "finetuned"):
+        print(f"  {which:<18} {'  '.join(f'{fig[which][d]:6.3f}' for d in dims)}")
+    print(f"  {'bm25':<18} {fig['bm25']:6.3f}")
+    print(f"gain at {dims[0]}: {fig['finetuned'][dims[0]] / fig['base'][dims[0]]:.2f}x")
+    if args.quick:
+        print(f"row (not kept, --quick):\n{line}")
+        shutil.rmtree(args.cache, ignore_errors=True)
+    else:
+        append_row(line, Path(args.report))
+        print(f"row appended to {args.report}")
+    if not args.keep:
+        shutil.rmtree(work / "data", ignore_errors=True)
+        shutil.rmtree(work / "models", ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
