@@ -136,7 +136,9 @@ def test_rejects_name_their_reason_and_origin(outputs):
     wrong = rows["wrong_language"]
     assert wrong["source"] == "codes" and wrong["origin"].endswith("ESSAI.md")
     # The run's detector knows only the languages in play (here French): Russian is named among all of lingua's.
-    assert wrong["detail"] == "codes:ESSAI:2 (Article 2, line 14): detected ru (1.00), source codes declares fr"
+    assert (
+        wrong["detail"] == "codes:ESSAI:2 (Article 2, line 14): detected ru (1.00), source codes declares fr"
+    )
     dup = rows["duplicate_doc_id"]
     assert dup["source"] == "faq" and dup["duplicate_of"] == "faq:q1"
     empties = rejects.filter(rejects["reason"] == "empty")["source"].to_list()
