@@ -22,6 +22,7 @@ FIGURES = {
     "chunk.py": r"^chunks/s \(CPU\) +[\d,]+ ",
     "dedup.py": r"^speed-up lexqa / datasketch: [\d.]+x$",
     "evaluate.py": r"^largest metric difference: ",
+    "hostile_inputs.py": r"^rows lost in all cases: 0$",
     "ingest.py": r"^Légifrance JSON .*: [\d,]+ articles/s",
     "lang.py": r"^  lingua +accuracy +[\d.]+% +[\d,]+ texts/s",
     "pipeline.py": r"^ratio encodings / distinct \(run 1, base\): ",
