@@ -155,6 +155,21 @@ def test_sudrf_page_whose_doctype_names_a_fifo_is_read_without_opening_it(tmp_pa
     assert [d.number for d in docs] == ["33-2041/2024"] and not rejects
 
 
+def test_parquet_whose_column_chunks_name_another_file_is_rejected_without_opening_it(tmp_path, fifo):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.table({"id": ["a"], "text": ["Un texte d'essai assez long."]}), tmp_path / "a.parquet")
+    metadata = pq.read_metadata(tmp_path / "a.parquet")
+    metadata.set_file_path(str(fifo))  # the format lets a column chunk live in another file
+    metadata.write_metadata_file(tmp_path / "rows.parquet")
+    source = TabularSource(
+        name="t", kind="tabular", path=tmp_path / "rows.parquet", lang="fr", domain="d", title_column=None
+    )
+    docs, rejects = finishes(lambda: items_of(tabular.read, source), release=fifo)
+    assert not docs and [r.reason for r in rejects] == ["malformed_file"]
+
+
 def hostile_pdf(target: Path) -> bytes:
     """A one-page PDF whose content stream is an external file (``/F``) and whose open action launches it."""
     objects = [
