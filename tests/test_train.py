@@ -73,7 +73,7 @@ def test_dims_above_the_model_are_refused(tiny):
 def test_existing_params_yaml_validates_with_defaults():
     params = parse_params(yaml.safe_load((ROOT / "params.yaml").read_text(encoding="utf-8")))
     assert params.train.matryoshka_dims == [384, 256, 128, 64, 32]
-    assert params.evaluate.benchmarks == []
+    assert [b.name for b in params.evaluate.benchmarks] == ["sample_questions"]  # the demo's, in the sample
 
 
 # ------------------------------------------------------------------------------------------- pairs

@@ -84,7 +84,10 @@ class ModelSpec:
         folder = Path(folder)
         prompts = _read_json(folder / "config_sentence_transformers.json").get("prompts") or {}
         document = next((prompts[k] for k in ("document", "passage", "corpus") if prompts.get(k)), "")
-        length = _read_json(folder / "sentence_bert_config.json").get("max_seq_length") or 512
+        # sentence-transformers < 6 saved the length in sentence_bert_config.json, 6 in the tokenizer's config
+        saved = _read_json(folder / "sentence_bert_config.json").get("max_seq_length")
+        tokenizer = _read_json(folder / "tokenizer_config.json").get("model_max_length")
+        length = saved or (tokenizer if tokenizer and tokenizer < 100_000 else 512)
         return cls(str(folder), folder, prompts.get("query") or "", document, int(length))
 
     @cached_property

@@ -109,10 +109,36 @@ def metric_table(result: DatasetResult, dim: int) -> str:
     return "\n".join(lines)
 
 
+READING = [
+    "- **eval split**: questions the pipeline's own generator wrote for documents kept out of training: how well "
+    "the model learned that kind of question. The offline `ict` questions are sentences of their passage, so "
+    "BM25 (word overlap) is near perfect on them.",
+    "- **benchmarks** (`evaluate.benchmarks`): questions written apart from the pipeline, the way people ask: "
+    "what a user's question gets. The demo's `sample_questions` are written by the project, not by real users.",
+]
+"""How to read the sets, printed above their tables."""
+
+
+def _label(result: DatasetResult) -> str:
+    return "eval split (synthetic questions)" if result.name == "eval" else f"benchmark `{result.name}`"
+
+
+def overview(results: list[DatasetResult]) -> list[str]:
+    """What ``make run`` prints: how to read each set, then nDCG@10 by dimension for every set."""
+    parts = ["nDCG@10 by embedding dimension, for each set (every metric is further down):", "", *READING]
+    for r in results:
+        parts += ["", f"**{_label(r)}**: {r.n_queries} queries, {r.n_corpus} passages.", "", dim_table(r)]
+        if r.graded:
+            parts += ["", "Graded nDCG@10 (the grades as gains):", "", dim_table(r, GRADED_NDCG)]
+    return parts
+
+
 def markdown(
     results: list[DatasetResult], base_model: str, finetuned_model: str, bm25_note: str | None
 ) -> str:
-    """``reports/eval.md``: per dataset, nDCG@10 by dimension and every metric at the full dimension."""
+    """``reports/eval.md``: how to read each set and nDCG@10 by dimension for every set (the :func:`overview`,
+    which ``make run`` prints: from its first line to the "All metrics" line), then every metric of each set at
+    the full dimension."""
     parts = [
         "# Retrieval evaluation",
         "",
@@ -123,13 +149,12 @@ def markdown(
         "and renormalised per dimension)",
         "- metrics: defined as sentence-transformers' `InformationRetrievalEvaluator` (binary relevance: a "
         "qrels score above 0); `ndcg_graded@10` uses the grades as gains when the qrels are graded",
+        "",
+        *overview(results),
     ]
+    parts += ["", "All metrics at the full dimension, for each set:"]
     for r in results:
-        title = "eval split (synthetic questions)" if r.name == "eval" else f"benchmark `{r.name}`"
-        parts += ["", f"## {title}", "", f"{r.n_queries} queries, {r.n_corpus} passages.", ""]
-        parts += ["nDCG@10 by embedding dimension:", "", dim_table(r)]
-        if r.graded:
-            parts += ["", "Graded nDCG@10 by embedding dimension:", "", dim_table(r, GRADED_NDCG)]
+        parts += ["", f"## {_label(r)}", "", f"{r.n_queries} queries, {r.n_corpus} passages."]
         if r.dims:
-            parts += ["", f"All metrics at dimension {r.dims[0]}:", "", metric_table(r, r.dims[0])]
+            parts += ["", f"Dimension {r.dims[0]}:", "", metric_table(r, r.dims[0])]
     return "\n".join(parts) + "\n"
