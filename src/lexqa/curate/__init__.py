@@ -1,11 +1,13 @@
 """The ``curate`` stage: questions.parquet + chunks.parquet → pairs.parquet + curate_rejects.parquet.
 
 Every generated question either becomes a (question, positive) pair or a rejects row with a reason code, the
-measured score and, for a duplicate, the id of the row kept in its place. The steps run in this order, cheap
-before expensive, quality before deduplication (so that the row kept for a group of duplicates is a good one):
+measured score and, for a duplicate, the id of the row kept in its place. :class:`Curation` validates the
+input, then applies the filters of :data:`lexqa.curate.steps.FILTERS` (one ordered list, also written to
+``curate_summary.json`` for the dataset card) in this order, cheap before expensive, quality before
+deduplication (so that the row kept for a group of duplicates is a good one):
 
-1. ``generation_failed`` (status ``failed``: no question), ``duplicate_question_id``, ``unknown_chunk``,
-   ``empty_question``;
+1. validation: ``generation_failed`` (status ``failed``: no question), ``duplicate_question_id``,
+   ``unknown_chunk``, ``empty_question``;
 2. ``duplicate_chunk`` / ``near_duplicate_chunk``: questions on a chunk whose text repeats another chunk's
    (exact after normalisation, then MinHash LSH, :mod:`lexqa.dedup`); the duplicate chunks themselves are
    listed too, with ``level = chunk``;
@@ -34,7 +36,8 @@ import polars as pl
 
 from lexqa import dedup
 from lexqa.config import Params
-from lexqa.curate import filters, model_filters
+from lexqa.curate import filters, model_filters, steps
+from lexqa.curate.steps import Filter
 from lexqa.embed import Embedder, ModelSpec, encoding_stats, open_embedder
 from lexqa.lang import LanguageDetector
 from lexqa.lexical import Bm25, stopwords
@@ -49,8 +52,8 @@ CHUNK_FIELDS = ["chunk_id", "doc_id", "text", "context", "lang", "domain", "sour
 
 
 class Curation:
-    """The questions still in (``live``) and the rejects so far; each step moves rows from one to the
-    other."""
+    """The questions still in (``live``) and the rejects so far; each step (:meth:`validate`, then one per
+    filter, :meth:`apply_filters`) moves rows from one to the other."""
 
     def __init__(self, params: Params, questions: pl.DataFrame, chunks: pl.DataFrame) -> None:
         self.params = params
@@ -62,6 +65,12 @@ class Curation:
         self.cosine: dict[str, float] = {}
         self.rank: dict[str, int] = {}
         self.duplicate_chunks = pl.DataFrame(schema={"chunk_id": pl.String, "kept": pl.String})
+        self.summary.extra["duplicate_chunks"] = {"duplicate_chunk": 0, "near_duplicate_chunk": 0}
+        self.encoder: Embedder | None = None
+        """The base model's embedder, open from the first retriever filter on (None for BM25 only)."""
+        self._retrievers = "waiting"  # then "open" (the retriever filters), then "done"
+        self._question_vectors = np.zeros((0, 0), dtype=np.float32)
+        self._vector_row: dict[str, int] = {}
 
     # ------------------------------------------------------------------------------------------ bookkeeping
     def drop(self, rej: pl.DataFrame, warn: bool = False) -> None:
@@ -215,12 +224,18 @@ class Curation:
                 )
             )
 
-    def text_filters(self) -> None:
+    def language(self) -> None:
+        """``wrong_language``: the question is not in its chunk's language (``exempt_backends`` unchecked)."""
         c = self.params.curate
         checked = self.live.filter(~pl.col("backend").is_in(c.language.exempt_backends))
-        if c.language.enabled and not checked.is_empty():
+        if not checked.is_empty():
             detector = LanguageDetector({*checked["lang"].unique().to_list(), "en"})
             self.drop(filters.language(checked, detector, c.language.min_confidence))
+
+    def length(self) -> None:
+        """``too_short`` / ``too_long``: counts the questions' model tokens (``anchor_tokens``, kept for
+        pairs.parquet) and checks them against ``curate.length``."""
+        c = self.params.curate
         tokenizer = load_tokenizer(self.params.model.name_or_path)
         questions = self.live["question"].to_list()
         counts = (
@@ -230,104 +245,111 @@ class Curation:
         )
         self.live = self.live.with_columns(anchor_tokens=pl.Series(counts, dtype=pl.Int32))
         self.drop(filters.length(self.live, c.length.min_tokens, c.length.max_tokens))
-        if c.self_reference.enabled:
-            self.drop(filters.self_reference(self.live, c.self_reference.patterns))
-        if c.overlap.enabled:
-            self.drop(filters.overlap(self.live, c.overlap))
+
+    def self_reference(self) -> None:
+        """``self_reference``: the question points at "this article" instead of naming what it asks about."""
+        self.drop(filters.self_reference(self.live, self.params.curate.self_reference.patterns))
+
+    def overlap(self) -> None:
+        """``copies_chunk``: the question copies a long run or most n-grams of its chunk."""
+        self.drop(filters.overlap(self.live, self.params.curate.overlap))
 
     def question_duplicates(self) -> None:
-        c = self.params.curate
+        """``duplicate_question``: the same normalised words as an earlier question."""
         ids = self.live["question_id"].to_list()
-        texts = self.live["question"].to_list()
-        if c.exact_dedup and ids:
-            keep_of = dedup.exact_duplicates(texts)
-            dup = np.flatnonzero(keep_of != np.arange(len(ids)))
-            kept = [ids[keep_of[i]] for i in dup]
-            self.drop(
-                filters.rejected(
-                    [ids[i] for i in dup],
-                    "duplicate_question",
-                    [f"same words as {k}" for k in kept],
-                    [1.0] * len(dup),
-                    kept,
-                )
+        if not ids:
+            return
+        keep_of = dedup.exact_duplicates(self.live["question"].to_list())
+        dup = np.flatnonzero(keep_of != np.arange(len(ids)))
+        kept = [ids[keep_of[i]] for i in dup]
+        self.drop(
+            filters.rejected(
+                [ids[i] for i in dup],
+                "duplicate_question",
+                [f"same words as {k}" for k in kept],
+                [1.0] * len(dup),
+                kept,
             )
-        ids = self.live["question_id"].to_list()
-        if c.question_near_dup.enabled and ids:
-            near = dedup.near_duplicates(
-                self.live["question"].to_list(),
-                threshold=c.question_near_dup.threshold,
-                unit="char",
-                ngram=c.question_near_dup.ngram,
-                num_perm=c.question_near_dup.num_perm,
-                seed=self.params.seed,
-            )
-            dup = np.flatnonzero(near.is_duplicate)
-            kept = [ids[near.duplicate_of[i]] for i in dup]
-            details = [f"Jaccard {near.similarity[i]:.3f} with {k}" for i, k in zip(dup, kept, strict=True)]
-            self.drop(
-                filters.rejected(
-                    [ids[i] for i in dup],
-                    "near_duplicate_question",
-                    details,
-                    near.similarity[dup].tolist(),
-                    kept,
-                )
-            )
+        )
 
-    def model_filters(self, encoder: Embedder | None) -> None:
-        """Semantic dedup, round trip and easiness, with the base model's vectors and/or BM25 (the model is not
-        loaded, nor its cache opened, when only BM25 is asked for)."""
-        c = self.params.curate
-        round_trip = c.round_trip.retriever if c.round_trip.enabled else None
-        easiness = c.easiness.retriever if c.easiness.enabled else None
-        uses_model = c.semantic_dedup.enabled or round_trip in ("model", "both") or easiness == "model"
-        if self.live.is_empty() or not (uses_model or round_trip or easiness):
+    def question_near_duplicates(self) -> None:
+        """``near_duplicate_question``: character-shingle MinHash Jaccard with an earlier question."""
+        c = self.params.curate.question_near_dup
+        ids = self.live["question_id"].to_list()
+        if not ids:
             return
-        if not uses_model:
-            self._filters(None, round_trip, easiness)
+        near = dedup.near_duplicates(
+            self.live["question"].to_list(),
+            threshold=c.threshold,
+            unit="char",
+            ngram=c.ngram,
+            num_perm=c.num_perm,
+            seed=self.params.seed,
+        )
+        dup = np.flatnonzero(near.is_duplicate)
+        kept = [ids[near.duplicate_of[i]] for i in dup]
+        details = [f"Jaccard {near.similarity[i]:.3f} with {k}" for i, k in zip(dup, kept, strict=True)]
+        self.drop(
+            filters.rejected(
+                [ids[i] for i in dup], "near_duplicate_question", details, near.similarity[dup].tolist(), kept
+            )
+        )
+
+    # ------------------------------------------------------------------------------------------ retrievers
+    def open_retrievers(self, encoder: Embedder | None, active: list[Filter]) -> None:
+        """Before the first retriever filter: open the base model's embedder when an ``active`` filter needs
+        it (not when only BM25 is asked for) and encode the questions still in, once for all of them."""
+        if self._retrievers != "waiting":
             return
-        spec = ModelSpec.from_params(self.params.model) if encoder is None else encoder.spec
-        encoder = encoder or open_embedder(spec, self.params, c.batch_size, label="base")
+        self._retrievers = "open"
+        if not any(f.retriever(self.params) in ("model", "both") for f in active):
+            return
+        self.encoder = encoder or open_embedder(
+            ModelSpec.from_params(self.params.model), self.params, self.params.curate.batch_size, label="base"
+        )
         self.summary.extra["base_model"] = self.params.model.name_or_path
-        try:
-            self._filters(encoder, round_trip, easiness)
-        finally:
-            self.summary.extra["embeddings"] = encoding_stats([encoder])
+        self._question_vectors = self.encoder.queries(self.live["question"].to_list())
+        self._vector_row = {qid: i for i, qid in enumerate(self.live["question_id"].to_list())}
 
-    def _filters(self, encoder: Embedder | None, round_trip: str | None, easiness: str | None) -> None:
-        c = self.params.curate
-        q_all = encoder.queries(self.live["question"].to_list()) if encoder else None
-        row_of = {qid: i for i, qid in enumerate(self.live["question_id"].to_list())}
+    def question_vectors(self) -> np.ndarray:
+        """The base model's vectors of the questions still in, in ``live``'s order."""
+        return self._question_vectors[[self._vector_row[q] for q in self.live["question_id"].to_list()]]
 
-        def q_emb() -> np.ndarray:
-            return q_all[[row_of[q] for q in self.live["question_id"].to_list()]]
+    def measure_cosine(self) -> np.ndarray | None:
+        """Question–positive cosine of every pair still in (pairs.parquet's ``cosine``), once, by the base
+        model; None without it."""
+        if self.encoder is None or self.live.is_empty():
+            return None
+        cosine = np.einsum(
+            "ij,ij->i", self.question_vectors(), self.encoder.passages(self.live["positive"].to_list())
+        )
+        self.cosine = dict(zip(self.live["question_id"].to_list(), cosine.tolist(), strict=True))
+        return cosine
 
-        if c.semantic_dedup.enabled:
-            self.drop(model_filters.semantic_duplicates(self.live, q_emb(), c.semantic_dedup.threshold))
-        if round_trip and not self.live.is_empty():
-            self._round_trip(encoder, q_emb, round_trip)
-        if self.live.is_empty():
+    def close_retrievers(self) -> None:
+        """After the last retriever filter: the cosine of the pairs still in (when easiness did not measure
+        it) and the embedding layer's counts."""
+        if self._retrievers != "open":
             return
-        if encoder is not None:
-            cosine = np.einsum("ij,ij->i", q_emb(), encoder.passages(self.live["positive"].to_list()))
-            self.cosine = dict(zip(self.live["question_id"].to_list(), cosine.tolist(), strict=True))
-        if easiness == "model":
-            self.drop(model_filters.easiness(self.live, cosine, c.easiness.drop_percent))
-        elif easiness == "bm25":
-            coverage = model_filters.term_coverage(
-                self.live["question"].to_list(), self.live["positive"].to_list(), stopwords(self._languages())
-            )
-            self.drop(
-                model_filters.easiness(self.live, coverage, c.easiness.drop_percent, "bm25 term coverage")
-            )
+        self._retrievers = "done"
+        if not self.cosine:
+            self.measure_cosine()
+        if self.encoder is not None:
+            self.summary.extra["embeddings"] = encoding_stats([self.encoder])
+
+    def semantic_duplicates(self) -> None:
+        """``semantic_duplicate_question``: base-model cosine with an earlier question of its language."""
+        threshold = self.params.curate.semantic_dedup.threshold
+        self.drop(model_filters.semantic_duplicates(self.live, self.question_vectors(), threshold))
 
     def _languages(self) -> tuple[str, ...]:
         return tuple(sorted(set(self.chunks["lang"].drop_nulls().to_list())))
 
-    def _round_trip(self, encoder: Embedder | None, q_emb, retriever: str) -> None:
-        """Rank of each question's chunk among all distinct chunks, by the model, BM25 or both (the worse)."""
+    def round_trip(self) -> None:
+        """``round_trip_failed``: rank of each question's chunk among all distinct chunks, by the model, BM25
+        or both (the worse), kept for pairs.parquet's ``rank``."""
         c = self.params.curate
+        retriever = c.round_trip.retriever
         dup_ids = self.duplicate_chunks["chunk_id"].implode()
         corpus = self.chunks.filter(~pl.col("chunk_id").is_in(dup_ids)).with_columns(
             corpus_text=positive_expr("text", c.positive_context)
@@ -337,7 +359,8 @@ class Curation:
         texts = corpus["corpus_text"].to_list()
         rank = np.ones(len(positive), dtype=np.int64)
         if retriever in ("model", "both"):
-            rank = np.maximum(rank, model_filters.ranks(q_emb(), encoder.passages(texts), positive))
+            passages = self.encoder.passages(texts)
+            rank = np.maximum(rank, model_filters.ranks(self.question_vectors(), passages, positive))
         if retriever in ("bm25", "both"):
             bm25 = Bm25(texts, self._languages()).ranks(self.live["question"].to_list(), positive)
             rank = np.maximum(rank, bm25)
@@ -345,18 +368,48 @@ class Curation:
         by = {"both": "the model and bm25 (the worse)"}.get(retriever, retriever)
         self.drop(model_filters.round_trip(self.live, rank, c.round_trip.top_k, by))
 
+    def easiness(self) -> None:
+        """``too_easy``: the easiest ``drop_percent`` % of each language, by the base model's cosine or by the
+        share of the question's BM25 terms found in its positive."""
+        c = self.params.curate.easiness
+        cosine = self.measure_cosine()
+        if c.retriever == "model":
+            self.drop(model_filters.easiness(self.live, cosine, c.drop_percent))
+        else:
+            coverage = model_filters.term_coverage(
+                self.live["question"].to_list(), self.live["positive"].to_list(), stopwords(self._languages())
+            )
+            self.drop(model_filters.easiness(self.live, coverage, c.drop_percent, "bm25 term coverage"))
+
+    # ------------------------------------------------------------------------------------------ judge
     def judge(self) -> None:
         """The LLM judge, last: it costs money, so it only sees questions every other filter kept."""
-        params = self.params.curate.judge
-        if not params.enabled or self.live.is_empty():
+        if self.live.is_empty():
             return
         from lexqa.curate.judge import Judge  # the openai client is only imported when the judge is on
 
-        judge = Judge(params, self.params.generate)
+        judge = Judge(self.params.curate.judge, self.params.generate)
         with_context = self.params.curate.positive_context
         pairs = self.live.select("question_id", "question", passage=positive_expr("text", with_context))
         self.drop(judge(pairs))
         self.summary.extra["judge"] = judge.stats
+
+    # ------------------------------------------------------------------------------------------ all filters
+    def apply_filters(self, encoder: Embedder | None = None) -> None:
+        """Every filter ``params`` enables, in :data:`.steps.FILTERS` order, listed in the summary as the card
+        describes them. The retriever filters share one opening of the base model (``encoder`` replaces it)
+        and skip when no question is left."""
+        active = steps.enabled(self.params)
+        self.summary.extra["filters"] = steps.descriptions(self.params)
+        for f in active:
+            if f.retriever(self.params) is None:
+                self.close_retrievers()
+            elif self.live.is_empty():
+                continue
+            else:
+                self.open_retrievers(encoder, active)
+            f.apply(self)
+        self.close_retrievers()
 
     # ------------------------------------------------------------------------------------------ outputs
     def pairs(self) -> pl.DataFrame:
@@ -409,11 +462,7 @@ def curate(
         )
     run = Curation(params, questions, chunks)
     run.validate()
-    run.chunk_duplicates()
-    run.text_filters()
-    run.question_duplicates()
-    run.model_filters(encoder)
-    run.judge()
+    run.apply_filters(encoder)
     pairs = run.pairs()
     summary = run.summary
     summary.rows_out = pairs.height

@@ -10,6 +10,9 @@
 5. The evaluation corpus is every distinct chunk (or every chunk), with the text training uses as positive;
    queries and qrels are the eval pairs. ``train.json`` gets hard negatives mined among training positives.
 
+Each of these is a step of :class:`Splitting`. The dataset card (:mod:`.card`) lists curate's filters as
+``curate_summary.json`` records them (the split never imports the curate stage).
+
     >>> from lexqa.config import load_params
     >>> from lexqa import split
     >>> summary = split.run(load_params())             # doctest: +SKIP
@@ -17,6 +20,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -142,6 +146,197 @@ def check_leakage(
     return counts, links
 
 
+class Splitting:
+    """The pairs being split and what each step adds to them; :func:`split` runs the steps in order."""
+
+    def __init__(
+        self,
+        params: Params,
+        pairs: pl.DataFrame,
+        chunks: pl.DataFrame,
+        documents: pl.DataFrame | None = None,
+        curate_rejects: pl.DataFrame | None = None,
+        encoder: Embedder | None = None,
+    ) -> None:
+        self.params = params
+        self.pairs = pairs
+        self.chunks = chunks
+        self.documents = documents
+        self.curate_rejects = curate_rejects
+        self.encoder = encoder
+        self.summary = StageSummary("split")
+        self.summary.rows_in = pairs.height
+        self.rejects: list[dict[str, str | None]] = []
+        with_context = params.curate.positive_context
+        self.chunk_text = {
+            cid: positive_text(ctx, text, with_context)
+            for cid, ctx, text in chunks.select("chunk_id", "context", "text").iter_rows()
+        }
+        """chunk id → the text a model reads for it (the evaluation corpus and ``eval.json``'s positives)."""
+        self.body = dict(chunks.select("chunk_id", "text").iter_rows())
+        """chunk id → its bare text (near-duplicate detection)."""
+        self.keys: list[str] = []  # the document group of every pair
+        self.links: list[tuple[int, int]] = []  # pairs (row indices) whose groups must be merged
+        self.sizes: dict[str, int] = {}
+        self.sides: dict[str, str] = {}  # group → train / eval
+        self.leakage: dict[str, int] = {}
+        self.resplits = 0
+        self.train_pairs = self.eval_pairs = pairs.clear()
+        self.corpus: list[dict[str, str]] = []
+        self.queries: list[dict[str, str]] = []
+        self.qrels: list[tuple[str, str, int]] = []
+        self.eval_rows: list[dict[str, str]] = []
+        self.train_rows: list[dict[str, str]] = []
+
+    def drop_unknown_chunks(self) -> None:
+        """Pairs whose chunk is not in chunks.parquet become ``unknown_chunk`` rejects."""
+        known = self.pairs["chunk_id"].is_in(self.chunks["chunk_id"].implode())
+        for row in self.pairs.filter(~known).iter_rows(named=True):
+            self.rejects.append(
+                {
+                    "stage": "split",
+                    "source": row["source"],
+                    "origin": row["pair_id"],
+                    "reason": "unknown_chunk",
+                    "detail": f"chunk {row['chunk_id']} is not in chunks.parquet",
+                    "duplicate_of": None,
+                }
+            )
+            self.summary.reject("unknown_chunk")
+        if self.rejects:
+            log.warning("split: %d pair(s) whose chunk is not in chunks.parquet left out", len(self.rejects))
+        self.pairs = self.pairs.filter(known)
+
+    def link_groups(self) -> None:
+        """1–2. Every pair's group (its document's, or a coarser one), and the links that merge groups: pairs
+        whose positives are near-duplicates, pairs with the same question."""
+        pairs = self.pairs
+        doc_group = _doc_groups(self.params, pairs["doc_id"].unique().sort().to_list(), self.documents)
+        self.keys = [doc_group[d] for d in pairs["doc_id"].to_list()]
+        chunk_ids = pairs["chunk_id"].unique(maintain_order=True).to_list()
+        first_pair = {cid: i for i, cid in reversed(list(enumerate(pairs["chunk_id"].to_list())))}
+        self.links = [
+            (first_pair[chunk_ids[a]], first_pair[chunk_ids[b]])
+            for a, b in _links(
+                [self.body[c] for c in chunk_ids], self.params.split.near_dup_threshold, self.params
+            )
+        ]
+        same_question = dedup.exact_duplicates(pairs["anchor"].to_list())
+        self.links += [
+            (int(i), int(same_question[i])) for i in np.flatnonzero(same_question != np.arange(pairs.height))
+        ]
+
+    def assign_sides(self) -> None:
+        """3–4. Merge linked groups, give whole groups to train or eval (seeded, per domain), then check the
+        split for leakage: what the check finds (a near-duplicate the first MinHash pass missed) links the
+        groups concerned and the split is made again."""
+        s = self.params.split
+        while True:
+            pairs = self.pairs.with_columns(
+                group=pl.Series(grouping.merge(self.keys, self.links), dtype=pl.String)
+            )
+            self.sizes = dict(pairs.group_by("group").len().iter_rows())
+            first_domain = pairs.group_by("group", maintain_order=True).agg(pl.col("domain").first())
+            strata = {g: (d if s.stratify else "all") for g, d in first_domain.iter_rows()}
+            self.sides = grouping.assign(self.sizes, strata, s.eval_fraction, self.params.seed)
+            pairs = pairs.with_columns(
+                side=pl.col("group").replace_strict(self.sides, return_dtype=pl.String)
+            )
+            self.leakage, more = check_leakage(pairs, self.body, self.params)
+            if not any(self.leakage.values()):
+                break
+            if not more or self.resplits == _MAX_RESPLITS:
+                raise LeakageError(f"texts on both sides of the split: {self.leakage}")
+            log.warning(
+                "split: the check found texts on both sides %s: merging their groups, splitting again",
+                self.leakage,
+            )
+            self.links += more
+            self.resplits += 1
+        self.pairs = pairs
+        self.train_pairs = pairs.filter(pl.col("side") == "train")
+        self.eval_pairs = pairs.filter(pl.col("side") == "eval")
+
+    def evaluation_side(self) -> None:
+        """5. The evaluation corpus (``split.corpus``: distinct chunks, all, or those with pairs; with ``all``,
+        curate's duplicate chunks are relevant too), the eval queries, their qrels and ``eval.json``'s rows."""
+        s = self.params.split
+        duplicate_of: dict[str, str] = {}
+        if self.curate_rejects is not None:
+            dup_rows = self.curate_rejects.filter(pl.col("level") == "chunk").select("origin", "duplicate_of")
+            duplicate_of = dict(dup_rows.iter_rows())
+        with_pairs = set(self.pairs["chunk_id"].to_list())
+        corpus_ids = [
+            c
+            for c in self.chunks["chunk_id"].to_list()
+            if s.corpus == "all" or (c not in duplicate_of and (s.corpus == "distinct" or c in with_pairs))
+        ]
+        copies: dict[str, list[str]] = {}
+        if s.corpus == "all":
+            for dup, kept in duplicate_of.items():
+                copies.setdefault(kept, []).append(dup)
+        self.corpus = [{"_id": c, "title": "", "text": self.chunk_text[c]} for c in corpus_ids]
+        eval_pairs = self.eval_pairs
+        self.queries = [
+            {"_id": q, "text": a} for q, a in eval_pairs.select("question_id", "anchor").iter_rows()
+        ]
+        self.qrels = [
+            (q, rel, 1)
+            for q, c in eval_pairs.select("question_id", "chunk_id").iter_rows()
+            for rel in [c, *copies.get(c, [])]
+        ]
+        self.eval_rows = [
+            {"anchor": a, "positive": self.chunk_text[c]}
+            for a, c in eval_pairs.select("anchor", "chunk_id").iter_rows()
+        ]
+
+    def training_side(self) -> None:
+        """``train.json``'s rows: the pairs' own positives (the ict passage when there is one), with hard
+        negatives mined among the training positives (:mod:`.negatives`) when ``split.hard_negatives`` is on."""
+        self.train_rows = [
+            {"anchor": a, "positive": p} for a, p in self.train_pairs.select("anchor", "positive").iter_rows()
+        ]
+        negatives = self.params.split.hard_negatives
+        if not (negatives.enabled and self.train_rows):
+            return
+        encoder = self.encoder or open_embedder(
+            ModelSpec.from_params(self.params.model), self.params, self.params.split.batch_size, label="base"
+        )
+        self.summary.extra["negatives"] = add_negatives(
+            self.train_rows, self.train_pairs["group"].to_list(), negatives, encoder, self.params.seed
+        )
+        self.summary.extra["embeddings"] = encoding_stats([encoder])
+
+    def dataset(self) -> Dataset:
+        """The figures of the summary, and everything the stage writes."""
+        pairs, sides = self.pairs, self.sides
+        self.summary.rows_out = pairs.height
+        self.summary.extra.update(
+            train_pairs=self.train_pairs.height,
+            eval_pairs=self.eval_pairs.height,
+            eval_fraction_actual=round(self.eval_pairs.height / max(pairs.height, 1), 4),
+            groups=len(self.sizes),
+            train_groups=sum(v == "train" for v in sides.values()),
+            eval_groups=sum(v == "eval" for v in sides.values()),
+            corpus_size=len(self.corpus),
+            eval_queries=len(self.queries),
+            qrels=len(self.qrels),
+            leakage=self.leakage,
+            resplits=self.resplits,
+        )
+        assignments = pairs.select("pair_id", "question_id", "chunk_id", "group", "side")
+        return Dataset(
+            self.train_rows,
+            self.eval_rows,
+            self.corpus,
+            self.queries,
+            self.qrels,
+            assignments,
+            pairs,
+            self.rejects,
+        )
+
+
 def split(
     params: Params,
     pairs: pl.DataFrame,
@@ -153,133 +348,37 @@ def split(
     """Split ``pairs`` and build the dataset in memory (nothing written). ``curate_rejects`` names the
     duplicate chunks left out of a ``distinct`` corpus; ``encoder`` replaces the base model for hard
     negatives."""
-    s = params.split
-    summary = StageSummary("split")
-    summary.rows_in = pairs.height
-    rejects: list[dict[str, str | None]] = []
-    with_context = params.curate.positive_context
-    chunk_text = {
-        cid: positive_text(ctx, text, with_context)
-        for cid, ctx, text in chunks.select("chunk_id", "context", "text").iter_rows()
-    }
-    body = dict(chunks.select("chunk_id", "text").iter_rows())
-    known = pairs["chunk_id"].is_in(chunks["chunk_id"].implode())
-    for row in pairs.filter(~known).iter_rows(named=True):
-        rejects.append(
-            {
-                "stage": "split",
-                "source": row["source"],
-                "origin": row["pair_id"],
-                "reason": "unknown_chunk",
-                "detail": f"chunk {row['chunk_id']} is not in chunks.parquet",
-                "duplicate_of": None,
-            }
-        )
-        summary.reject("unknown_chunk")
-    if rejects:
-        log.warning("split: %d pair(s) whose chunk is not in chunks.parquet left out", len(rejects))
-    pairs = pairs.filter(known)
+    run = Splitting(params, pairs, chunks, documents, curate_rejects, encoder)
+    run.drop_unknown_chunks()
+    run.link_groups()
+    run.assign_sides()
+    run.evaluation_side()
+    run.training_side()
+    return run.dataset(), run.summary
 
-    # 1–2. groups, merged over near-duplicate positives and identical questions
-    doc_group = _doc_groups(params, pairs["doc_id"].unique().sort().to_list(), documents)
-    keys = [doc_group[d] for d in pairs["doc_id"].to_list()]
-    chunk_ids = pairs["chunk_id"].unique(maintain_order=True).to_list()
-    first_pair = {cid: i for i, cid in reversed(list(enumerate(pairs["chunk_id"].to_list())))}
-    links = [
-        (first_pair[chunk_ids[a]], first_pair[chunk_ids[b]])
-        for a, b in _links([body[c] for c in chunk_ids], s.near_dup_threshold, params)
-    ]
-    same_question = dedup.exact_duplicates(pairs["anchor"].to_list())
-    links += [
-        (int(i), int(same_question[i])) for i in np.flatnonzero(same_question != np.arange(pairs.height))
-    ]
 
-    # 3. sides, then the leakage check: what it finds (a near-duplicate the first MinHash pass missed) merges
-    # the groups concerned and the split is made again
-    resplits = 0
-    while True:
-        pairs = pairs.with_columns(group=pl.Series(grouping.merge(keys, links), dtype=pl.String))
-        sizes = dict(pairs.group_by("group").len().iter_rows())
-        first_domain = pairs.group_by("group", maintain_order=True).agg(pl.col("domain").first())
-        strata = {g: (d if s.stratify else "all") for g, d in first_domain.iter_rows()}
-        sides = grouping.assign(sizes, strata, s.eval_fraction, params.seed)
-        pairs = pairs.with_columns(side=pl.col("group").replace_strict(sides, return_dtype=pl.String))
-        leakage, more = check_leakage(pairs, body, params)
-        if not any(leakage.values()):
-            break
-        if not more or resplits == _MAX_RESPLITS:
-            raise LeakageError(f"texts on both sides of the split: {leakage}")
-        log.warning(
-            "split: the check found texts on both sides %s: merging their groups, splitting again", leakage
-        )
-        links += more
-        resplits += 1
-    train_pairs = pairs.filter(pl.col("side") == "train")
-    eval_pairs = pairs.filter(pl.col("side") == "eval")
-
-    # 5. eval corpus, queries, qrels; train rows
-    duplicate_of: dict[str, str] = {}
-    if curate_rejects is not None:
-        dup_rows = curate_rejects.filter(pl.col("level") == "chunk").select("origin", "duplicate_of")
-        duplicate_of = dict(dup_rows.iter_rows())
-    with_pairs = set(pairs["chunk_id"].to_list())
-    corpus_ids = [
-        c
-        for c in chunks["chunk_id"].to_list()
-        if s.corpus == "all" or (c not in duplicate_of and (s.corpus == "distinct" or c in with_pairs))
-    ]
-    copies: dict[str, list[str]] = {}
-    if s.corpus == "all":
-        for dup, kept in duplicate_of.items():
-            copies.setdefault(kept, []).append(dup)
-    corpus = [{"_id": c, "title": "", "text": chunk_text[c]} for c in corpus_ids]
-    queries = [{"_id": q, "text": a} for q, a in eval_pairs.select("question_id", "anchor").iter_rows()]
-    qrels = [
-        (q, rel, 1)
-        for q, c in eval_pairs.select("question_id", "chunk_id").iter_rows()
-        for rel in [c, *copies.get(c, [])]
-    ]
-    eval_rows = [
-        {"anchor": a, "positive": chunk_text[c]}
-        for a, c in eval_pairs.select("anchor", "chunk_id").iter_rows()
-    ]
-    train_rows = [
-        {"anchor": a, "positive": p} for a, p in train_pairs.select("anchor", "positive").iter_rows()
-    ]
-    if s.hard_negatives.enabled and train_rows:
-        encoder = encoder or open_embedder(
-            ModelSpec.from_params(params.model), params, s.batch_size, label="base"
-        )
-        summary.extra["negatives"] = add_negatives(
-            train_rows, train_pairs["group"].to_list(), s.hard_negatives, encoder, params.seed
-        )
-        summary.extra["embeddings"] = encoding_stats([encoder])
-
-    summary.rows_out = pairs.height
-    summary.extra.update(
-        train_pairs=train_pairs.height,
-        eval_pairs=eval_pairs.height,
-        eval_fraction_actual=round(eval_pairs.height / max(pairs.height, 1), 4),
-        groups=len(sizes),
-        train_groups=sum(v == "train" for v in sides.values()),
-        eval_groups=sum(v == "eval" for v in sides.values()),
-        corpus_size=len(corpus),
-        eval_queries=len(queries),
-        qrels=len(qrels),
-        leakage=leakage,
-        resplits=resplits,
-    )
-    assignments = pairs.select("pair_id", "question_id", "chunk_id", "group", "side")
-    return (
-        Dataset(train_rows, eval_rows, corpus, queries, qrels, assignments, pairs, rejects),
-        summary,
-    )
+def curate_filters(path: Path) -> dict[str, str] | None:
+    """The filters curate applied, as ``curate_summary.json`` at ``path`` describes them (name →
+    description, in order); None when the file or its ``filters`` is missing (the card then says so)."""
+    if not path.is_file():
+        log.warning("split: %s is missing: the dataset card cannot list curate's filters", path)
+        return None
+    filters = json.loads(path.read_text(encoding="utf-8")).get("filters")
+    if filters is None:
+        log.warning("split: %s does not list curate's filters (made by an older curate?)", path)
+    return filters
 
 
 def write_dataset(
-    dataset: Dataset, summary: StageSummary, params: Params, out: Path, curate_reasons: dict[str, int]
+    dataset: Dataset,
+    summary: StageSummary,
+    params: Params,
+    out: Path,
+    curate_reasons: dict[str, int],
+    filters: dict[str, str] | None = None,
 ) -> None:
-    """Write the dataset folder: JSON lines, BEIR folder, split.parquet, card, split_summary.json."""
+    """Write the dataset folder: JSON lines, BEIR folder, split.parquet, card, split_summary.json.
+    ``curate_reasons`` counts curate's rejects by reason, ``filters`` describes its filters (for the card)."""
     write_jsonl(dataset.train, out / "train.json")
     write_jsonl(dataset.eval, out / "eval.json")
     write_jsonl(dataset.corpus, out / "beir" / "corpus.jsonl")
@@ -287,7 +386,7 @@ def write_dataset(
     qrels = "query-id\tcorpus-id\tscore\n" + "".join(f"{q}\t{c}\t{s}\n" for q, c, s in dataset.qrels)
     write_text(qrels, out / "beir" / "qrels" / "test.tsv")
     write_table(dataset.assignments, out / "split.parquet", SPLIT)
-    write_card(out, dataset.pairs, summary.as_dict(), curate_reasons, params)
+    write_card(out, dataset.pairs, summary.as_dict(), curate_reasons, filters, params)
 
 
 def run(
@@ -306,7 +405,7 @@ def run(
     reasons = dict(
         rejects.filter(pl.col("level") == "question").group_by("reason").len().sort("reason").iter_rows()
     )
-    write_dataset(dataset, summary, params, out, reasons)
+    write_dataset(dataset, summary, params, out, reasons, curate_filters(src / "curate_summary.json"))
     write_table(frame(dataset.rejects, REJECTS), Path(out_dir) / "split_rejects.parquet", REJECTS)
     summary.finish(out / "split_summary.json")
     return summary

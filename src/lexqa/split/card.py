@@ -68,26 +68,30 @@ def length_plot(pairs: pl.DataFrame, path: Path) -> None:
     plt.close(fig)
 
 
-def card(pairs: pl.DataFrame, summary: dict[str, Any], rejects: dict[str, int], params: Params) -> str:
-    """The card's Markdown. ``pairs`` has a ``side`` column; ``rejects`` counts curate's rejects by reason."""
+def filters_line(filters: dict[str, str] | None) -> str:
+    """The card's line on curate's filters, from ``curate_summary.json``'s ``filters`` (name → description).
+
+    >>> filters_line({"language": "language", "length": "length 4–96 tokens"})
+    '- Curate filters: language, length 4–96 tokens.'
+    >>> filters_line(None)
+    '- Curate filters: not recorded (no `filters` in curate_summary.json).'
+    """
+    if filters is None:
+        return "- Curate filters: not recorded (no `filters` in curate_summary.json)."
+    return f"- Curate filters: {', '.join(filters.values()) or 'none'}."
+
+
+def card(
+    pairs: pl.DataFrame,
+    summary: dict[str, Any],
+    rejects: dict[str, int],
+    filters: dict[str, str] | None,
+    params: Params,
+) -> str:
+    """The card's Markdown. ``pairs`` has a ``side`` column; ``rejects`` counts curate's rejects by reason;
+    ``filters`` describes the filters curate applied, in order (see :func:`filters_line`)."""
     langs = sorted(pairs["lang"].unique().to_list())
     c, s = params.curate, params.split
-    on = [
-        name
-        for name, enabled in (
-            ("language", c.language.enabled),
-            (f"length {c.length.min_tokens}–{c.length.max_tokens} tokens", True),
-            ("self-reference", c.self_reference.enabled),
-            ("copy of the chunk", c.overlap.enabled),
-            ("exact dedup", c.exact_dedup),
-            (f"near-dup chunks (Jaccard ≥ {c.chunk_near_dup.threshold})", c.chunk_near_dup.enabled),
-            (f"near-dup questions (Jaccard ≥ {c.question_near_dup.threshold})", c.question_near_dup.enabled),
-            (f"semantic dedup (cosine ≥ {c.semantic_dedup.threshold})", c.semantic_dedup.enabled),
-            (f"round trip (top {c.round_trip.top_k})", c.round_trip.enabled),
-            (f"easiness (easiest {c.easiness.drop_percent:g} % dropped)", c.easiness.enabled),
-        )
-        if enabled
-    ]
     leakage = summary["leakage"]
     negatives = summary.get("negatives")
     front = "\n".join(
@@ -113,7 +117,7 @@ def card(pairs: pl.DataFrame, summary: dict[str, Any], rejects: dict[str, int], 
         f"- Positives: the chunk text{', after its context line' if c.positive_context else ''}; the "
         "evaluation corpus holds the same text, and `title` is left empty so that readers joining title and "
         "text embed exactly what training saw.",
-        f"- Curate filters: {', '.join(on)}.",
+        filters_line(filters),
         f"- Split: groups by `{s.group_by}`"
         + (f" (first {s.section_depth} section levels)" if s.group_by == "section" else "")
         + f", merged when they share a positive at word 5-gram Jaccard ≥ {s.near_dup_threshold} or an "
@@ -125,9 +129,10 @@ def card(pairs: pl.DataFrame, summary: dict[str, Any], rejects: dict[str, int], 
     ]
     if negatives:
         how.append(
-            f"- Hard negatives: `mine_hard_negatives` over the training positives (relative margin "
-            f"{s.hard_negatives.relative_margin:g}): {negatives['mined']:,} mined, {negatives['random']:,} "
-            "random (no candidate passed the margin)."
+            "- Hard negatives: sentence-transformers' `mine_hard_negatives` candidate search, run by "
+            "`lexqa.split.negatives.mine` on the base model's cached vectors, over the training positives "
+            f"(relative margin {s.hard_negatives.relative_margin:g}): {negatives['mined']:,} mined, "
+            f"{negatives['random']:,} random (no candidate passed the margin)."
         )
     reject_rows = sorted(rejects.items(), key=lambda kv: (-kv[1], kv[0]))
     sections = [
@@ -186,8 +191,13 @@ def card(pairs: pl.DataFrame, summary: dict[str, Any], rejects: dict[str, int], 
 
 
 def write_card(
-    out: Path, pairs: pl.DataFrame, summary: dict[str, Any], rejects: dict[str, int], params: Params
+    out: Path,
+    pairs: pl.DataFrame,
+    summary: dict[str, Any],
+    rejects: dict[str, int],
+    filters: dict[str, str] | None,
+    params: Params,
 ) -> None:
     """Write ``README.md`` and the length histogram into ``out``."""
     length_plot(pairs, out / PLOT)
-    write_text(card(pairs, summary, rejects, params), out / "README.md")
+    write_text(card(pairs, summary, rejects, filters, params), out / "README.md")
