@@ -1,4 +1,4 @@
-"""Experiments: `dvc exp run -S generate.questions_per_chunk=2`, then `dvc metrics diff` shows what changed;
+"""Experiments: `dvc exp run -S generate.offline.ict=2`, then `dvc metrics diff` shows what changed;
 and a `dvc repro` with nothing changed runs no stage and is quick."""
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ def test_dvc_ignores_python_byte_code_in_stage_dependencies():
 @pytest.mark.xdist_group("pipeline")
 def test_exp_run_then_metrics_diff_shows_the_change(german_pipeline, tmp_path, monkeypatch):
     project = german_pipeline.copy(tmp_path / "project")
-    project.commit("baseline: questions_per_chunk 1")
+    project.commit("baseline: offline.ict 1")
     baseline = json.loads((project.root / "metrics/generate.json").read_text(encoding="utf-8"))
 
     # Nothing changed since the baseline run: no stage runs, in well under the time of any stage. The first
@@ -61,7 +61,7 @@ def test_exp_run_then_metrics_diff_shows_the_change(german_pipeline, tmp_path, m
     print(f"\nno-change dvc repro: {seconds:.2f} s")
     assert seconds < 10, f"a no-change dvc repro took {seconds:.1f} s (target: under 2 s on an idle machine)"
 
-    ran = project.dvc("exp", "run", "-S", "generate.questions_per_chunk=2").stdout
+    ran = project.dvc("exp", "run", "-S", "generate.offline.ict=2").stdout
     for stage in ("generate", "curate", "split", "train", "evaluate"):
         assert f"Running stage '{stage}'" in ran, stage
     assert "Running stage 'ingest'" not in ran and "Running stage 'chunk'" not in ran
@@ -82,7 +82,7 @@ def test_exp_run_then_metrics_diff_shows_the_change(german_pipeline, tmp_path, m
     assert line.split()[2:] == [str(questions["old"]), str(questions["new"]), str(questions["diff"])]
 
     shown = project.dvc("exp", "show", "--no-pager", "--csv").stdout
-    assert "generate.questions_per_chunk" in shown.splitlines()[0]
+    assert "generate.offline.ict" in shown.splitlines()[0]
 
     # `dvc plots show` (the README's recipe) renders base vs fine-tuned nDCG@10 for every dimension.
     plots = json.loads(project.dvc("plots", "show", "--json").stdout)["data"]["ndcg_by_dim"]

@@ -61,9 +61,9 @@ COVERED_BY: dict[str, tuple[str, str]] = {
         "tests/test_new_domain.py",
         "new-domain",
     ),
-    "dvc exp run -S generate.questions_per_chunk=2": (
+    "dvc exp run -S generate.offline.ict=2": (
         "tests/test_experiments.py",
-        "generate.questions_per_chunk=2",
+        "generate.offline.ict=2",
     ),
     "dvc metrics diff": ("tests/test_experiments.py", '"metrics", "diff"'),
     "dvc exp show": ("tests/test_experiments.py", '"exp", "show"'),

@@ -53,6 +53,10 @@ _IN = 500
 _PAGE = 16384
 """Page size of new files: a 768-d vector (3 KB) fits in one page (writes 1.4x faster than 4 KB pages)."""
 
+_CACHE_KIB = 65_536
+"""SQLite's page cache per connection (allocated as used): the key index of a million vectors (~35 MB) stays
+in memory, so inserts and look-ups at random keys do not go back to the file for index pages."""
+
 _BUSY_MS = 120_000
 """How long a writer waits for another process's write to end before giving up."""
 
@@ -106,6 +110,7 @@ class VectorStore:
         try:
             db.execute(f"PRAGMA busy_timeout = {_BUSY_MS}")
             db.execute(f"PRAGMA page_size = {_PAGE}")  # a new file only: fewer overflow pages per vector
+            db.execute(f"PRAGMA cache_size = -{_CACHE_KIB}")
             db.execute("PRAGMA journal_mode = WAL")
             db.execute("PRAGMA synchronous = NORMAL")
             if self.max_bytes:
