@@ -11,7 +11,9 @@ machine, and on a busy machine one llama.cpp thread outran two). For each format
 - the share of chunks whose reply is schema-valid: exactly the questions asked, each an object with exactly
   ``style`` (one of the requested styles) and a non-empty ``question``, checked on the raw reply;
 - the share the stage kept (status ok: parsed, right count; it tolerates prose around the JSON and an unknown
-  style), and the share cut off at ``--max-tokens``.
+  style), and the share cut off at ``--max-tokens``;
+- of the questions kept, the share that is only a bracketed placeholder such as ``<la question>`` (the
+  prompt's example, copied).
 
 ``json_schema`` is refused by this server (a 500), so those runs step down to JSON mode carrying the schema,
 which the server enforces with a grammar; one extra request counts the refusal. Figures depend on the load of
@@ -33,6 +35,7 @@ import io
 import json
 import logging
 import os
+import sqlite3
 import sys
 import tempfile
 import time
@@ -86,6 +89,12 @@ def schema_valid(content: str | None, slots: tuple[str, ...]) -> bool:
     )
 
 
+def raw_replies(path: Path) -> dict[str, str | None]:
+    """Each cached request's raw reply (the ``content`` column, which the cache's lookups do not return)."""
+    with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
+        return dict(db.execute("SELECT key, content FROM responses"))
+
+
 def run_format(
     server: LlamaServer, chunks: Path, out: Path, fmt: str, args: argparse.Namespace
 ) -> dict[str, Any]:
@@ -117,9 +126,11 @@ def run_format(
     jobs = generate.build_jobs(params.generate, selected)
     with ResponseCache(out / "cache") as cache:
         entries = cache.get_many([job.key for job in jobs])
-    valid = sum(schema_valid(entries[j.key].content, j.slots) for j in jobs if j.key in entries)
+    replies = raw_replies(out / "cache" / "responses.sqlite")
+    valid = sum(schema_valid(replies.get(j.key), j.slots) for j in jobs)
     truncated = sum("finish_reason length" in (entries[j.key].error or "") for j in jobs if j.key in entries)
     questions = pl.read_parquet(out / "questions.parquet")
+    kept = questions.filter(pl.col("status") == "ok")
     failed = questions.filter(pl.col("status") == "failed").unique("chunk_id")
     codes = failed.group_by(pl.col("error").str.extract(r"^(\w+)")).len().sort("len", descending=True)
     seconds = summary["requests"]["seconds"]
@@ -134,8 +145,9 @@ def run_format(
         "prompt_tokens_per_s": tokens["prompt_tokens"] / seconds if seconds else 0.0,
         "completion_tokens_per_request": tokens["completion_tokens"] / max(len(jobs), 1),
         "schema_valid": valid / max(len(jobs), 1),
-        "kept": questions.filter(pl.col("status") == "ok")["chunk_id"].n_unique() / max(len(jobs), 1),
+        "kept": kept["chunk_id"].n_unique() / max(len(jobs), 1),
         "truncated": truncated / max(len(jobs), 1),
+        "placeholders": kept["question"].str.contains(r"^<.*>$").mean() if kept.height else 0.0,
         "failures": ", ".join(f"{code} {n}" for code, n in codes.iter_rows()) or "-",
     }
 
@@ -192,13 +204,13 @@ def main() -> None:
         head = (
             f"{'format':<12} {'sent':>5} {'req/s':>7} {'compl tok/s':>12} {'prompt tok/s':>13} {'tok/req':>8}"
         )
-        print(f"{head} {'schema-valid':>13} {'kept':>6} {'cut off':>8}  failures")
+        print(f"{head} {'schema-valid':>13} {'kept':>6} {'cut off':>8} {'<...>':>6}  failures")
         for r in rows:
             print(
                 f"{r['format']:<12} {r['sent']:>5} {r['requests_per_s']:>7.3f} "
                 f"{r['completion_tokens_per_s']:>12.1f} {r['prompt_tokens_per_s']:>13.1f} "
                 f"{r['completion_tokens_per_request']:>8.0f} {r['schema_valid']:>12.0%} {r['kept']:>6.0%} "
-                f"{r['truncated']:>8.0%}  {r['failures']}"
+                f"{r['truncated']:>8.0%} {r['placeholders']:>6.0%}  {r['failures']}"
             )
 
 
