@@ -1,0 +1,80 @@
+"""Hard negatives on cached vectors pick what sentence-transformers' ``mine_hard_negatives`` picks."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from tiny_model import build_tiny_model, write_tiny_dataset
+
+from lexqa.config import HardNegativesParams
+from lexqa.embed import Embedder, MemoryStore, ModelSpec
+from lexqa.split.negatives import add_negatives, mine
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory) -> Path:
+    return build_tiny_model(tmp_path_factory.mktemp("tiny") / "model")
+
+
+def rows(tmp_path: Path) -> list[dict[str, str]]:
+    dataset = write_tiny_dataset(tmp_path / "dataset")
+    return [json.loads(line) for line in (dataset / "train.json").read_text(encoding="utf-8").splitlines()][
+        :96
+    ]
+
+
+@pytest.mark.parametrize("k", [1, 3])
+def test_mined_negatives_equal_mine_hard_negatives(tiny, tmp_path, k):
+    from datasets import Dataset
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.util import mine_hard_negatives
+
+    pairs = rows(tmp_path)
+    # the random tiny model scores every pair alike (cosines ~0.99): a margin of 0 still drops candidates above
+    # the positive, the rest exercise the window, the masking of positives and the order
+    params = HardNegativesParams(num_negatives=k, relative_margin=0.0, range_max=12, sampling="top")
+    model = SentenceTransformer(str(tiny))
+    theirs = mine_hard_negatives(
+        Dataset.from_list(pairs),
+        model,
+        anchor_column_name="anchor",
+        positive_column_name="positive",
+        range_max=params.range_max,
+        relative_margin=params.relative_margin,
+        num_negatives=k,
+        sampling_strategy="top",
+        output_format="triplet" if k == 1 else "n-tuple",
+        batch_size=32,
+        verbose=False,
+    )
+    columns = ["negative"] if k == 1 else [f"negative_{i}" for i in range(1, k + 1)]
+    expected = {}
+    for row in theirs:
+        expected.setdefault(row["anchor"], [row[c] for c in columns])
+
+    embedder = Embedder(ModelSpec.from_folder(tiny), MemoryStore(), batch_size=32, model=model)
+    corpus = list(dict.fromkeys(p["positive"] for p in pairs))
+    anchors = list(dict.fromkeys(p["anchor"] for p in pairs))
+    own = {a: sorted({corpus.index(p["positive"]) for p in pairs if p["anchor"] == a}) for a in anchors}
+    found = mine(
+        embedder.queries(anchors),
+        embedder.passages(corpus),
+        [own[a] for a in anchors],
+        params,
+        np.random.default_rng(0),
+    )
+    ours = {a: [corpus[j] for j in f] for a, f in zip(anchors, found, strict=True) if f is not None}
+    assert ours == expected and len(ours) > len(anchors) // 2
+
+
+def test_pairs_without_a_passing_candidate_get_random_negatives_of_other_groups(tiny, tmp_path):
+    pairs = rows(tmp_path)[:20]
+    groups = [f"g{i % 4}" for i in range(len(pairs))]
+    embedder = Embedder(ModelSpec.from_folder(tiny), MemoryStore(), batch_size=32)
+    strict = HardNegativesParams(relative_margin=0.99, range_max=3)  # almost nothing passes such a margin
+    stats = add_negatives(pairs, groups, strict, embedder, seed=0)
+    assert stats["mined"] + stats["random"] == len(pairs) and stats["random"] > 0
+    assert all(r["negative"] != r["positive"] for r in pairs)
