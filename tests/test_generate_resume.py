@@ -198,6 +198,9 @@ def test_stage_script_exit_codes(tmp_path: Path, key_env: str) -> None:
         assert (project / "data" / "processed" / "questions.parquet").exists()  # written, to inspect
         assert (project / "metrics" / "generate.json").exists()
 
+    # A missing key is a params error (exit 2) for a remote server; one on this machine needs none.
+    params_file = project / "params.yaml"
+    params_file.write_text(params_file.read_text().replace(server.url, "https://llm.example.invalid/v1"))
     env_without_key = {k: v for k, v in os.environ.items() if k != "LEXQA_TEST_API_KEY"}
     proc = subprocess.run(
         [sys.executable, str(ROOT / "stages" / "generate.py")],
