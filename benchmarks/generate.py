@@ -53,8 +53,8 @@ from llm_server import generate_params, write_chunks  # noqa: E402
 from support.quick import parse_args  # noqa: E402
 
 from lexqa import generate  # noqa: E402
-from lexqa.generate.cache import Entry, ResponseCache  # noqa: E402
-from lexqa.generate.chat import make_client  # noqa: E402
+from lexqa.llm.cache import Entry, ResponseCache  # noqa: E402
+from lexqa.llm.chat import make_client  # noqa: E402
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
@@ -250,7 +250,7 @@ def cached_rerun(work: Path, n: int) -> None:
             Entry(
                 j.key,
                 "ok",
-                [(s, f"Question {k} ?") for k, s in enumerate(j.slots)],
+                [(s, f"Question {k} ?") for k, s in enumerate(j.labels)],
                 None,
                 400,
                 60,

@@ -103,7 +103,7 @@ def run_format(
     from llm_server import generate_params
 
     from lexqa import generate
-    from lexqa.generate.cache import ResponseCache
+    from lexqa.llm.cache import ResponseCache
     from lexqa.tables import CHUNKS, read_table, write_table
 
     out.mkdir(parents=True)
@@ -127,7 +127,7 @@ def run_format(
     with ResponseCache(out / "cache") as cache:
         entries = cache.get_many([job.key for job in jobs])
     replies = raw_replies(out / "cache" / "responses.sqlite")
-    valid = sum(schema_valid(replies.get(j.key), j.slots) for j in jobs)
+    valid = sum(schema_valid(replies.get(j.key), j.labels) for j in jobs)
     truncated = sum("finish_reason length" in (entries[j.key].error or "") for j in jobs if j.key in entries)
     questions = pl.read_parquet(out / "questions.parquet")
     kept = questions.filter(pl.col("status") == "ok")

@@ -12,7 +12,7 @@ from test_curate import CHUNKS_FR, make_params, question, run_curate
 
 from lexqa.config import ParamsError
 from lexqa.curate.judge import parse_verdict
-from lexqa.generate.parsing import GenerationError
+from lexqa.llm.replies import ReplyError
 
 
 class JudgeServer(LLMServer):
@@ -100,6 +100,16 @@ def test_judge_criteria_and_model_are_params(server, tmp_path, monkeypatch):
     assert "answerable" not in body["messages"][0]["content"]
 
 
+def test_the_judge_sends_from_the_processes_generate_asks_for(server, tmp_path, monkeypatch):
+    params = judge_params(server, tmp_path, monkeypatch)
+    params = params.model_copy(
+        update={"generate": params.generate.model_copy(update={"processes": 2, "concurrency": 2})}
+    )
+    _, rejects, summary = run_curate(CHUNKS_FR, QUESTIONS, params)
+    assert summary.extra["judge"]["processes"] == 2 and summary.extra["judge"]["sent"] == 5
+    assert server.chat_requests == 5 and rejects.height == 3  # one no, two unparseable: no 500 this time
+
+
 def test_a_refused_key_stops_with_a_params_error(tmp_path, monkeypatch):
     with JudgeServer(api_key="the-right-key") as server:
         params = judge_params(server, tmp_path, monkeypatch)
@@ -131,7 +141,7 @@ def test_parse_verdict_accepts_plain_yes_no_forms(content, expected):
     "content", ["", "maybe", '{"answerable": "yes"}', '{"answerable": 1, "complete": 0}', "[1]"]
 )
 def test_parse_verdict_never_guesses(content):
-    with pytest.raises(GenerationError, match=r"^(empty|bad_json|bad_verdict): "):
+    with pytest.raises(ReplyError, match=r"^(empty|bad_json|bad_verdict): "):
         parse_verdict(content, ["answerable", "complete"])
 
 

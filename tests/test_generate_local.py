@@ -14,7 +14,7 @@ from llm_server import LLMServer, generate_params, write_chunks
 
 from lexqa import generate
 from lexqa.config import ParamsError
-from lexqa.generate import NO_KEY, api_key, is_local
+from lexqa.llm.keys import NO_KEY, api_key, is_local
 from lexqa.tables import QUESTIONS, read_table
 
 

@@ -17,7 +17,7 @@ from llm_server import LLMServer, generate_params, write_chunks
 
 from lexqa import generate
 from lexqa.config import ParamsError
-from lexqa.generate.cache import ResponseCache
+from lexqa.llm.cache import ResponseCache
 from lexqa.tables import QUESTIONS, read_table
 
 KEY = "sk-test-Zq8xVv3LlmSecretKey0123456789"

@@ -19,9 +19,9 @@ from test_generate_resume import scratch_project, start_stage, wait_until
 
 from lexqa import generate
 from lexqa.config import GenerateParams, ParamsError
-from lexqa.generate import processes
-from lexqa.generate.accounting import RunStats
-from lexqa.generate.cache import ResponseCache
+from lexqa.llm import processes
+from lexqa.llm.accounting import RunStats
+from lexqa.llm.cache import ResponseCache
 from lexqa.tables import QUESTIONS, read_table
 
 KEY = "sk-test-processes-0123456789abcdef"

@@ -20,7 +20,7 @@ import yaml
 from llm_server import LLMServer, generate_params, write_chunks
 
 from lexqa import generate
-from lexqa.generate.cache import ResponseCache
+from lexqa.llm.cache import ResponseCache
 from lexqa.tables import QUESTIONS, read_table
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -167,7 +167,7 @@ def test_batch_lost_between_upload_and_record(tmp_path: Path, key_env: str, crea
         ]
         server.files["file-lost"] = "".join(json.dumps(line) + "\n" for line in lines).encode()
         with ResponseCache(tmp_path / "cache") as cache:
-            cache.add_batch("file-lost", {j.key: list(j.slots) for j in jobs})
+            cache.add_batch("file-lost", {j.key: list(j.labels) for j in jobs})
         if created_on_server:
             server.batches["batch-lost"] = {
                 "id": "batch-lost",

@@ -1,20 +1,18 @@
-"""Parts of the generate stage that need no server: reply parsing, templates, cache, rate limits, costs."""
+"""Parts of the generate stage that need no server: reply parsing, templates, jobs and their question rows."""
 
 from __future__ import annotations
 
-import asyncio
-import time
 from pathlib import Path
 
 import pytest
 
 from lexqa.config import GenerateParams, ParamsError
-from lexqa.generate.accounting import RunStats, cost_usd, dataset_usage, run_cost
-from lexqa.generate.cache import Entry, ResponseCache
-from lexqa.generate.jobs import JobBuilder, cache_key, question_rows
-from lexqa.generate.limits import RateLimiter, backoff_delay, retry_after_s
-from lexqa.generate.parsing import GenerationError, entry_from_completion, parse_questions
-from lexqa.generate.prompts import PromptTemplate, Templates, response_format, style_slots
+from lexqa.generate.jobs import JobBuilder, question_rows
+from lexqa.generate.parsing import parse_questions
+from lexqa.generate.prompts import PromptTemplate, Templates, response_format, step_down, style_slots
+from lexqa.llm.cache import Entry
+from lexqa.llm.jobs import cache_key
+from lexqa.llm.replies import ReplyError
 
 ROOT = Path(__file__).resolve().parents[1]
 SLOTS = ["layperson", "query"]
@@ -50,7 +48,7 @@ def test_parse_accepts_the_shapes_models_produce(content: str) -> None:
     ],
 )
 def test_parse_rejects_what_cannot_be_trusted(content: str | None, code: str) -> None:
-    with pytest.raises(GenerationError) as err:
+    with pytest.raises(ReplyError) as err:
         parse_questions(content, SLOTS)
     assert err.value.code == code
 
@@ -58,17 +56,6 @@ def test_parse_rejects_what_cannot_be_trusted(content: str | None, code: str) ->
 def test_parse_keeps_a_requested_style_the_model_names_and_falls_back_to_the_slot() -> None:
     content = '[{"style": "query", "question": "a"}, {"style": "poem", "question": "b"}]'
     assert parse_questions(content, SLOTS) == [("query", "a"), ("query", "b")]
-
-
-def test_entry_from_completion_keeps_usage_of_a_failed_reply() -> None:
-    completion = {
-        "choices": [{"message": {"content": '{"questions": []}'}, "finish_reason": "length"}],
-        "usage": {"prompt_tokens": 120, "completion_tokens": 7},
-    }
-    entry = entry_from_completion("k", SLOTS, completion, "m", "openai")
-    assert not entry.ok and entry.error.startswith("wrong_count") and "finish_reason length" in entry.error
-    assert (entry.prompt_tokens, entry.completion_tokens) == (120, 7)
-    assert entry_from_completion("k", SLOTS, {"nope": 1}, "m", "openai").error.startswith("bad_response")
 
 
 # ----------------------------------------------------------------------------- prompts
@@ -127,6 +114,19 @@ def test_response_format_asks_for_exactly_n_items_of_the_requested_styles() -> N
     assert response_format("text", ["query"]) is None
 
 
+def test_the_step_down_goes_from_the_configured_format_to_plain_text() -> None:
+    ladder = step_down("json_schema", ["query", "layperson", "query"])
+    assert [mode for mode, _ in ladder] == ["json_schema", "json_object_schema", "json_object", "text"]
+    schema = response_format("json_schema", ["query", "layperson", "query"])["json_schema"]["schema"]
+    assert ladder[1][1] == {"type": "json_object", "schema": schema} and ladder[3][1] is None
+    assert step_down("text", ["query"]) == (("text", None),)
+    template = PromptTemplate.parse("---\nstyles: {query: q}\n---\n$slots $text", "t.md")
+    params = GenerateParams(styles=["query"], questions_per_chunk=1, response_format="json_object")
+    job = JobBuilder(params).build(template, "d#0", "texte", None, "fr")
+    assert job.formats == step_down("json_object", ["query"])
+    assert job.body["response_format"] is job.formats[0][1]  # the body carries the first step
+
+
 def test_cache_key_covers_model_prompt_and_generation_params_only() -> None:
     template = PromptTemplate.parse("---\nstyles: {query: q}\n---\n$slots $text", "t.md")
     params = GenerateParams(styles=["query"], questions_per_chunk=1)
@@ -151,7 +151,7 @@ def test_job_builder_keys_equal_cache_key_of_the_body_for_every_style_tuple() ->
     template = PromptTemplate.parse("---\nstyles: {a: x, b: y, c: z}\n---\n$slots $text", "t.md")
     builder = JobBuilder(GenerateParams(styles=["a", "b", "c"], questions_per_chunk=2))
     jobs = [builder.build(template, f"d#{i}", f"texte {i}", None, "fr") for i in range(30)]
-    assert len({job.slots for job in jobs}) == 3  # every rotation of the styles occurs
+    assert len({job.labels for job in jobs}) == 3  # every rotation of the styles occurs
     assert all(job.key == cache_key(job.body) for job in jobs)
     assert len({job.key for job in jobs}) == 30
     first, second = builder.build(template, "d#0", "texte 0", None, "fr"), jobs[0]
@@ -171,80 +171,3 @@ def test_question_rows_one_per_question_or_one_failure_per_style() -> None:
     assert sorted(r["question_id"] for r in failed) == ["d#0:a:failed", "d#0:b:failed"]
     assert all(r["error"] == "bad_json: x" and r["question"] is None for r in failed)
     assert question_rows(job, None, "openai-batch", "m")[0]["error"].startswith("not_generated")
-
-
-# ----------------------------------------------------------------------------- cache
-def test_cache_serves_ok_entries_and_never_overwrites_them(tmp_path: Path) -> None:
-    with ResponseCache(tmp_path) as cache:
-        cache.put(Entry("k1", "failed", error="http_500: boom"))
-        cache.put(Entry("k1", "ok", [("query", "Délai ?")], None, 3, 4, "m", "openai"))
-        cache.put(Entry("k1", "failed", error="late failure"))
-        with cache.writer() as writer:
-            for i in range(50):
-                writer.put(Entry(f"w{i}", "ok", [("query", f"q{i}")]))
-    with ResponseCache(tmp_path) as cache:
-        got = cache.get_many(["k1", "absent"] + [f"w{i}" for i in range(50)])
-        assert "absent" not in got and len(got) == 51
-        assert got["k1"].ok and got["k1"].questions == [("query", "Délai ?")] and got["k1"].prompt_tokens == 3
-        assert cache.count("ok") == 51
-
-
-def test_writer_reports_a_failed_write(tmp_path: Path) -> None:
-    cache = ResponseCache(tmp_path)
-    writer = cache.writer()
-    writer.put(Entry("k", "not-a-status"))  # violates the CHECK constraint
-    with pytest.raises(RuntimeError, match="cannot be written"):
-        writer.close()
-    cache.close()
-
-
-# ----------------------------------------------------------------------------- limits
-def test_retry_after_forms() -> None:
-    assert retry_after_s({"retry-after": "2"}) == 2.0
-    assert retry_after_s({"retry-after-ms": "250"}) == 0.25
-    assert retry_after_s({"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"}) == 0.0  # a date in the past
-    assert retry_after_s({"retry-after": "9999"}) == 600.0
-    assert retry_after_s({}) is None
-    assert backoff_delay(0, 1.0, 60.0, retry_after=3.5) == 3.5
-    assert all(4.0 <= backoff_delay(3, 1.0, 60.0, None) <= 8.0 for _ in range(20))
-    assert backoff_delay(20, 1.0, 60.0, None) <= 60.0
-
-
-def test_rate_limiter_paces_requests_and_tokens() -> None:
-    async def timed(limiter: RateLimiter, n: int, tokens: int) -> float:
-        start = time.perf_counter()
-        for _ in range(n):
-            await limiter.acquire(tokens)
-        return time.perf_counter() - start
-
-    # 3000 requests/min = 50/s with a one-second bucket: 50 go at once, 25 more need half a second.
-    assert 0.4 <= asyncio.run(timed(RateLimiter(3000, 0), 75, 1)) < 1.5
-    # 6000 tokens/min = 100/s: two requests of 50 tokens at once, two more after about a second.
-    assert 0.8 <= asyncio.run(timed(RateLimiter(0, 6000), 4, 50)) < 2.0
-    assert asyncio.run(timed(RateLimiter(0, 0), 1000, 10_000)) < 0.2
-
-
-def test_rate_limiter_pause_holds_everyone() -> None:
-    async def go() -> float:
-        limiter = RateLimiter(0, 0)
-        limiter.pause(0.3)
-        start = time.perf_counter()
-        await asyncio.gather(*(limiter.acquire(1) for _ in range(5)))
-        return time.perf_counter() - start
-
-    assert 0.28 <= asyncio.run(go()) < 1.0
-
-
-# ----------------------------------------------------------------------------- accounting
-def test_costs_from_the_price_table_with_the_batch_discount() -> None:
-    params = GenerateParams(model="gpt-4o-mini")
-    assert cost_usd(params, 2_000_000, 1_000_000) == pytest.approx(0.30 + 0.60)
-    assert cost_usd(params, 2_000_000, 1_000_000, batch=True) == pytest.approx(0.45)
-    assert cost_usd(params.model_copy(update={"model": "local-llama"}), 10, 10) is None
-    stats = RunStats()
-    stats.record(Entry("a", "ok", [("q", "x")], None, 1_000_000, 0, "m", "openai"))
-    stats.record(Entry("b", "failed", None, "bad_json: x", 1_000_000, 0, "m", "openai-batch"))
-    assert (stats.answered, stats.failed) == (1, 1)
-    assert run_cost(params, stats) == pytest.approx(0.15 + 0.075)
-    usage = dataset_usage(params, [Entry("a", "ok", None, None, 1_000_000, 1_000_000, "m", "openai")])
-    assert usage == {"prompt_tokens": 1_000_000, "completion_tokens": 1_000_000, "cost_usd": 0.75}

@@ -31,19 +31,6 @@ ENTRY_POINTS = {
 }
 
 KNOWN = {
-    # to be removed by issue 13 point 1 (the generic LLM layer, lexqa.llm): the judge borrows generate's
-    # client, cache, jobs, parsing and accounting
-    ("lexqa.curate.judge", "lexqa.generate.api_key"),
-    ("lexqa.curate.judge", "lexqa.generate.accounting.cost_usd"),
-    ("lexqa.curate.judge", "lexqa.generate.cache.Entry"),
-    ("lexqa.curate.judge", "lexqa.generate.cache.ResponseCache"),
-    ("lexqa.curate.judge", "lexqa.generate.chat.ChatBackend"),
-    ("lexqa.curate.judge", "lexqa.generate.chat.FatalBackendError"),
-    ("lexqa.curate.judge", "lexqa.generate.jobs.Job"),
-    ("lexqa.curate.judge", "lexqa.generate.jobs.cache_key"),
-    ("lexqa.curate.judge", "lexqa.generate.jobs.request_body"),
-    ("lexqa.curate.judge", "lexqa.generate.parsing.GenerationError"),
-    ("lexqa.curate.judge", "lexqa.generate.parsing.extract_json"),
     # to be removed by issue 13 point 2 (one home for language knowledge, lexqa.languages)
     ("lexqa.new_domain", "lexqa.config._source_kinds"),
 }

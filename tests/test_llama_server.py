@@ -131,7 +131,7 @@ def test_json_schema_steps_down_to_the_schema_grammar_queues_and_accounts_tokens
 
     chunks = pl.read_parquet(tmp_path / "chunks.parquet")
     prompts = {
-        job.chunk_id: job.body["messages"][0]["content"]
+        job.id: job.body["messages"][0]["content"]
         for job in build_jobs(params_for(gemma, tmp_path).generate, chunks)
     }
     chunk_id, prompt_tokens = per_request.select("chunk_id", "prompt_tokens").row(0)

@@ -1,26 +1,24 @@
 """The answerability judge: an LLM answers yes/no criteria about each (question, passage) pair.
 
-Requests go through the generate stage's machinery: the same OpenAI-compatible server, key, concurrency,
-rate limits, retries and response cache (``generate.*``, :mod:`lexqa.generate.chat` and
-:mod:`lexqa.generate.cache`), so a re-run is free and a killed run resumes. A verdict is cached as its
-``(criterion, "yes" | "no")`` pairs; a reply that is not a verdict for every criterion is stored as a failure
-(and retried next run, like a generation failure). Nothing passes unjudged: a "no" rejects
-(``judge_rejected``), so does an unparseable reply (``judge_unparseable``) and a request that failed after
-its retries (``judge_failed``)::
+Requests go through the LLM layer (:func:`lexqa.llm.answer`) with the generate stage's server settings: the
+same OpenAI-compatible server, key, concurrency, processes, rate limits, retries and response cache
+(``generate.*``), so a re-run is free and a killed run resumes. The judge brings its prompt and its parser,
+:func:`parse_verdict`. A verdict is cached as its ``(criterion, "yes" | "no")`` pairs; a reply that is not a
+verdict for every criterion is stored as a failure (and retried next run, like a generation failure). Nothing
+passes unjudged: a "no" rejects (``judge_rejected``), so does an unparseable reply (``judge_unparseable``) and a
+request that failed after its retries (``judge_failed``)::
 
     >>> parse_verdict('```json\\n{"answerable": "Yes", "complete": false}\\n```', ["answerable", "complete"])
     [('answerable', 'yes'), ('complete', 'no')]
     >>> parse_verdict('{"answerable": "probably"}', ["answerable"])
     Traceback (most recent call last):
     ...
-    lexqa.generate.parsing.GenerationError: bad_verdict: answerable is 'probably', not yes or no
+    lexqa.llm.replies.ReplyError: bad_verdict: answerable is 'probably', not yes or no
 """
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
-import json
 import logging
 import string
 from collections.abc import Sequence
@@ -28,14 +26,13 @@ from typing import Any
 
 import polars as pl
 
+from lexqa import llm
 from lexqa.config import GenerateParams, JudgeParams, ParamsError
 from lexqa.curate.filters import rejected
-from lexqa.generate import api_key
-from lexqa.generate.accounting import cost_usd
-from lexqa.generate.cache import Entry, ResponseCache
-from lexqa.generate.chat import ChatBackend, FatalBackendError
-from lexqa.generate.jobs import Job, cache_key, request_body
-from lexqa.generate.parsing import GenerationError, extract_json
+from lexqa.llm.accounting import cost_usd
+from lexqa.llm.cache import Entry
+from lexqa.llm.jobs import Job, RequestShape, chat_body
+from lexqa.llm.replies import ReplyError, extract_json
 from lexqa.secrets import redact
 
 log = logging.getLogger("lexqa.curate")
@@ -73,45 +70,20 @@ _ANSWERS = {
 
 
 def parse_verdict(content: str | None, criteria: Sequence[str]) -> list[tuple[str, str]]:
-    """``(criterion, "yes" | "no")`` for every criterion, or :class:`GenerationError` (never a guess)."""
+    """``(criterion, "yes" | "no")`` for every criterion, or :class:`ReplyError` (never a guess)."""
     if content is None or not content.strip():
-        raise GenerationError("empty", "the model returned no content")
-    data = extract_json(content)
+        raise ReplyError("empty", "the model returned no content")
+    data = extract_json(content, lambda value: isinstance(value, dict))
     if not isinstance(data, dict):
-        raise GenerationError("bad_verdict", f"expected a JSON object, got {type(data).__name__}")
+        raise ReplyError("bad_verdict", f"expected a JSON object, got {type(data).__name__}")
     verdict = []
     for name in criteria:
         value = data.get(name)
         answer = _ANSWERS.get(str(value).strip().lower()) if isinstance(value, str | bool) else None
         if answer is None:
-            raise GenerationError("bad_verdict", f"{name} is {value!r}, not yes or no")
+            raise ReplyError("bad_verdict", f"{name} is {value!r}, not yes or no")
         verdict.append((name, answer))
     return verdict
-
-
-class JudgeBackend(ChatBackend):
-    """The generate stage's chat backend, storing verdicts instead of questions."""
-
-    def _answer(self, job: Job, response: Any, limiter: Any, estimate: int) -> Entry:
-        try:
-            completion = json.loads(response.content)
-            content = completion["choices"][0]["message"].get("content")
-            usage = completion.get("usage") or {}
-        except (ValueError, KeyError, IndexError, TypeError, AttributeError):
-            return self._failed(job, "bad_response", f"not a chat completion: {response.content[:160]!r}")
-        common = {
-            "key": job.key,
-            "prompt_tokens": int(usage.get("prompt_tokens") or 0),
-            "completion_tokens": int(usage.get("completion_tokens") or 0),
-            "model": self.params.model,
-            "backend": self.name,
-            "content": content,
-        }
-        limiter.settle(estimate, common["prompt_tokens"] + common["completion_tokens"])
-        try:
-            return Entry(status="ok", questions=parse_verdict(content, job.slots), **common)
-        except GenerationError as exc:
-            return Entry(status="failed", error=f"{exc.code}: {exc.detail}", **common)
 
 
 class Judge:
@@ -119,14 +91,7 @@ class Judge:
 
     def __init__(self, params: JudgeParams, generate: GenerateParams) -> None:
         self.params = params
-        self.generate = generate.model_copy(
-            update={
-                "model": params.model or generate.model,
-                "temperature": params.temperature,
-                "max_tokens": params.max_tokens,
-                "response_format": "json_object",
-            }
-        )
+        self.generate = generate.model_copy(update={"model": params.model or generate.model})
         source = params.prompt.read_text(encoding="utf-8") if params.prompt else PROMPT
         self.template = string.Template(source)
         missing = {"question", "passage"} - set(self.template.get_identifiers())
@@ -134,6 +99,11 @@ class Judge:
             where = f"curate.judge.prompt ({params.prompt})" if params.prompt else "the judge prompt"
             raise ParamsError(f"{where} must contain $question and $passage (write $$ for a dollar sign)")
         self.prompt_sha = hashlib.sha256(source.encode("utf-8")).hexdigest()
+        json_mode = {"type": "json_object"}
+        self.shape = RequestShape(
+            chat_body(self.generate.model, None, params.temperature, params.max_tokens, json_mode)
+        )
+        self.formats = (("json_object", json_mode), ("text", None))
         self.stats: dict[str, Any] = {}
 
     def job(self, question_id: str, question: str, passage: str) -> Job:
@@ -144,43 +114,28 @@ class Judge:
             criteria="\n".join(f"- {c}: {CRITERIA_TEXT[c]}" for c in criteria),
             example=", ".join(f'"{c}": "yes"' for c in criteria),
         )
-        body = request_body(self.generate, prompt, criteria)
-        return Job(cache_key(body), question_id, tuple(criteria), self.prompt_sha, body)
+        key, body = self.shape.body(prompt)
+        return Job(key, question_id, body, tuple(criteria), self.formats)
 
     def entries(self, jobs: list[Job]) -> dict[str, Entry]:
         """The cached or newly received entry of every job (absent when a request never completed)."""
-        keys = [job.key for job in jobs]
-        with ResponseCache(self.generate.cache_dir) as cache:
-            cached = cache.get_many(keys)
-            pending = [job for job in jobs if not (job.key in cached and cached[job.key].ok)]
-            log.info(
-                "curate: judge %d requests, %d answered in the cache", len(jobs), len(jobs) - len(pending)
-            )
-            if pending:
-                backend = JudgeBackend(self.generate, api_key(self.generate))
-                writer = cache.writer()
-                try:
-                    sent = asyncio.run(backend.run(pending, writer))
-                except FatalBackendError as exc:
-                    raise ParamsError(f"curate.judge: {exc}") from None
-                finally:
-                    writer.close()
-                cached = cache.get_many(keys)
-            else:
-                sent = None
-        prompt_tokens = sent.prompt_tokens if sent else 0
-        completion_tokens = sent.completion_tokens if sent else 0
-        cost = cost_usd(self.generate, prompt_tokens, completion_tokens)
+        try:
+            answers = llm.answer(jobs, parse_verdict, self.generate, label="judge")
+        except llm.FatalBackendError as exc:
+            raise ParamsError(f"curate.judge: {exc}") from None
+        sent = answers.stats
+        cost = cost_usd(self.generate, sent.prompt_tokens, sent.completion_tokens)
         self.stats = {
             "model": self.generate.model,
             "requests": len(jobs),
-            "from_cache": len(jobs) - len(pending),
-            "sent": sent.sent if sent else 0,
-            "prompt_tokens": prompt_tokens,
-            "completion_tokens": completion_tokens,
+            "from_cache": answers.from_cache,
+            "sent": sent.sent,
+            "processes": answers.processes,
+            "prompt_tokens": sent.prompt_tokens,
+            "completion_tokens": sent.completion_tokens,
             "cost_usd": None if cost is None else round(cost, 8),
         }
-        return cached
+        return answers.entries
 
     def __call__(self, live: pl.DataFrame) -> pl.DataFrame:
         """The rejected rows of ``live`` (columns question_id, question, passage)."""
@@ -197,12 +152,12 @@ class Judge:
                 code = (entry.error or "").split(":", 1)[0]
                 reason = "judge_unparseable" if code in UNPARSEABLE else "judge_failed"
                 detail = redact(entry.error or "")
-            elif no := [c for c, answer in entry.questions or [] if answer != "yes"]:
+            elif no := [c for c, answer in entry.answer or [] if answer != "yes"]:
                 reason, detail = "judge_rejected", f"judged no: {', '.join(no)}"
             else:
                 continue
             ids, details = by_reason.setdefault(reason, ([], []))
-            ids.append(job.chunk_id)
+            ids.append(job.id)
             details.append(detail)
         for reason, (ids, details) in by_reason.items():
             parts.append(rejected(ids, reason, details))

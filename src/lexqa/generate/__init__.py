@@ -1,11 +1,12 @@
 """The ``generate`` stage: ``chunks.parquet`` → ``questions.parquet``, its summary, ``metrics/generate.json``.
 
-Backends (``generate.backend``): ``openai`` (:mod:`.chat`, any OpenAI-compatible server), ``openai-batch``
-(:mod:`.batch`, the Batch API) and ``offline`` (:mod:`.offline`: pseudo-queries taken from the corpus itself,
-by style: ICT sentences, section titles, keywords, citations; with ``generate.offline.with_llm`` they are
-added to an LLM backend's questions). LLM answers
-go through the response cache (:mod:`.cache`, ``data/cache/llm/``): a run first looks every request up, sends
-only what has no answer yet (failures included, so they are retried), then builds the table from the cache.
+Backends (``generate.backend``): ``openai`` (any OpenAI-compatible server), ``openai-batch`` (the Batch API),
+both through the LLM layer :mod:`lexqa.llm`, and ``offline`` (:mod:`.offline`: pseudo-queries taken from the
+corpus itself, by style: ICT sentences, section titles, keywords, citations; with
+``generate.offline.with_llm`` they are added to an LLM backend's questions). This package builds the requests
+(:mod:`.prompts`, :mod:`.jobs`) and parses the replies (:mod:`.parsing`); :func:`lexqa.llm.answer` looks
+every request up in the response cache (``data/cache/llm/``), sends only what has no answer yet (failures
+included, so they are retried), and the table is built from the cache.
 Every chunk ends with its questions or with failure rows that say why. When more than
 ``generate.max_failed_fraction`` of the chunks failed with an LLM backend, the table is still written (to
 inspect) but :class:`TooManyFailures` is raised, so ``dvc repro`` records no success and the next run retries
@@ -19,30 +20,26 @@ stage)::
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
-import ipaddress
 import logging
-import os
-import time
 from pathlib import Path
-from typing import Any, NamedTuple
-from urllib.parse import urlsplit
+from typing import Any
 
 import polars as pl
 
+from lexqa import llm
 from lexqa.config import GenerateParams, Params, ParamsError
-from lexqa.generate.accounting import RunStats, dataset_usage, run_cost
-from lexqa.generate.cache import Entry, ResponseCache
-from lexqa.generate.jobs import Job, JobBuilder, question_rows
+from lexqa.generate.jobs import JobBuilder, QuestionJob, question_rows
 from lexqa.generate.offline import BACKEND as OFFLINE
 from lexqa.generate.offline import OfflineGenerator
+from lexqa.generate.parsing import parse_questions
 from lexqa.generate.prompts import Templates
+from lexqa.llm.accounting import dataset_usage, run_cost
+from lexqa.llm.cache import Entry
 from lexqa.summary import StageSummary
 from lexqa.tables import CHUNKS, DOCUMENTS, QUESTIONS, frame, read_table, write_json, write_table
 
 log = logging.getLogger("lexqa.generate")
-NO_KEY = "no-key"  # the bearer token sent to a local server when the key variable is unset
 
 
 class TooManyFailures(RuntimeError):
@@ -61,7 +58,7 @@ def select_chunks(chunks: pl.DataFrame, limit: int | None) -> pl.DataFrame:
     return chunks.filter(pl.Series([i in keep for i in range(chunks.height)]))
 
 
-def build_jobs(params: GenerateParams, chunks: pl.DataFrame) -> list[Job]:
+def build_jobs(params: GenerateParams, chunks: pl.DataFrame) -> list[QuestionJob]:
     templates, builder = Templates(params), JobBuilder(params)
     return [
         builder.build(templates.for_chunk(domain, lang), chunk_id, text, context, lang)
@@ -71,83 +68,14 @@ def build_jobs(params: GenerateParams, chunks: pl.DataFrame) -> list[Job]:
     ]
 
 
-def is_local(base_url: str) -> bool:
-    """Whether ``base_url`` names this machine (``localhost``, ``127.0.0.0/8``, ``::1``): a server the user
-    started, which needs no key unless it was started with one."""
-    host = urlsplit(base_url).hostname or ""
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def api_key(params: GenerateParams) -> str:
-    """The key from ``$generate.api_key_env``; for a server on this machine it may be unset, and then
-    :data:`NO_KEY` (a placeholder, not a secret) stands in, since the client needs one."""
-    key = os.environ.get(params.api_key_env)
-    if key:
-        return key
-    if is_local(params.base_url):
-        log.info("%s is not set: no API key sent to the local server %s", params.api_key_env, params.base_url)
-        return NO_KEY
-    raise ParamsError(
-        f"generate.backend is {params.backend} but the environment variable {params.api_key_env} "
-        f"(generate.api_key_env) is not set; export it (any value for a server without authentication; "
-        f"a server on this machine, such as http://127.0.0.1:8000/v1, needs none)"
-    )
-
-
-class Sent(NamedTuple):
-    """What :func:`send` did: the run's stats, how many processes sent, and for how long."""
-
-    stats: RunStats
-    processes: int
-    seconds: float
-
-
-def send(params: GenerateParams, jobs: list[Job], cache: ResponseCache) -> Sent:
-    """Send the jobs with the configured LLM backend; every outcome lands in the cache."""
-    # imported here: the client libraries cost 1.5 s of imports that ICT and fully cached runs never pay
-    from lexqa.generate.batch import BatchBackend
-    from lexqa.generate.chat import ChatBackend, FatalBackendError
-    from lexqa.generate.processes import process_count, send_from_processes
-
-    key = api_key(params)
-    processes = process_count(params, len(jobs)) if params.backend == "openai" else 1
-    started = time.perf_counter()
-    try:
-        if processes > 1:
-            stats = send_from_processes(params, jobs, key, processes)
-        else:
-            backend = (
-                BatchBackend(params, key, cache)
-                if params.backend == "openai-batch"
-                else ChatBackend(params, key)
-            )
-            with cache.writer() as writer:
-                stats = asyncio.run(backend.run(jobs, writer))
-    except FatalBackendError as exc:
-        raise ParamsError(str(exc)) from None
-    return Sent(stats, processes, time.perf_counter() - started)
-
-
 def llm_rows(params: GenerateParams, chunks: pl.DataFrame, summary: StageSummary) -> list[dict[str, Any]]:
-    """Look every request up, send the missing ones, and build the rows from the cache."""
+    """Answer every chunk's request through :func:`lexqa.llm.answer` and build the rows from its entries."""
     jobs = build_jobs(params, chunks)
-    with ResponseCache(params.cache_dir) as cache:
-        keys = [job.key for job in jobs]
-        cached = cache.get_many(keys)
-        pending = [job for job in jobs if not (job.key in cached and cached[job.key].ok)]
-        log.info(
-            "%d requests: %d answered in the cache, %d to send",
-            len(jobs),
-            len(jobs) - len(pending),
-            len(pending),
-        )
-        stats, processes, sending_s = send(params, pending, cache) if pending else Sent(RunStats(), 0, 0.0)
-        entries = cache.get_many(keys) if pending else cached
+    try:
+        answers = llm.answer(jobs, parse_questions, params, batch=params.backend == "openai-batch")
+    except llm.FatalBackendError as exc:
+        raise ParamsError(str(exc)) from None
+    entries, stats = answers.entries, answers.stats
     rows = [
         row for job in jobs for row in question_rows(job, entries.get(job.key), params.backend, params.model)
     ]
@@ -155,13 +83,13 @@ def llm_rows(params: GenerateParams, chunks: pl.DataFrame, summary: StageSummary
     run = run_cost(params, stats)
     summary.extra["requests"] = {
         "total": len(jobs),
-        "from_cache": len(jobs) - len(pending),
+        "from_cache": answers.from_cache,
         "sent": stats.sent,
         "retries": stats.retries,
         "batches_created": stats.batches_created,
-        "processes": processes,
-        "seconds": round(sending_s, 3),
-        "per_second": round(stats.sent / sending_s, 1) if stats.sent else 0.0,
+        "processes": answers.processes,
+        "seconds": round(answers.seconds, 3),
+        "per_second": round(stats.sent / answers.seconds, 1) if stats.sent else 0.0,
     }
     summary.extra["tokens"] = dataset_usage(params, unique.values())
     summary.extra["this_run"] = {

@@ -184,11 +184,17 @@ def response_format(mode: str, slots: Sequence[str]) -> dict[str, Any] | None:
     return {"type": "json_schema", "json_schema": {"name": "questions", "strict": True, "schema": schema}}
 
 
-def format_mode(fmt: dict[str, Any] | None) -> str:
-    """The mode a request's ``response_format`` was made for (the inverse of :func:`response_format`)::
+FORMAT_STEPS = ("json_schema", JSON_OBJECT_SCHEMA, "json_object", "text")
+"""The ``response_format`` step-down, from the strictest: a server that refuses one gets the next."""
 
-    >>> format_mode(response_format(JSON_OBJECT_SCHEMA, ["query"])), format_mode(None)
-    ('json_object_schema', 'text')
+
+def step_down(mode: str, slots: Sequence[str]) -> tuple[tuple[str, dict[str, Any] | None], ...]:
+    """``(mode, response_format)`` of each format from ``mode`` down to plain text, for a request asking for
+    ``slots`` (a job's :attr:`~lexqa.llm.jobs.Job.formats`)::
+
+    >>> [m for m, _ in step_down("json_schema", ["query"])]
+    ['json_schema', 'json_object_schema', 'json_object', 'text']
+    >>> step_down("json_object", ["query"])
+    (('json_object', {'type': 'json_object'}), ('text', None))
     """
-    kind = (fmt or {}).get("type", "text")
-    return JSON_OBJECT_SCHEMA if kind == "json_object" and "schema" in (fmt or {}) else kind
+    return tuple((m, response_format(m, slots)) for m in FORMAT_STEPS[FORMAT_STEPS.index(mode) :])

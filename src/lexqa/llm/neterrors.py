@@ -1,4 +1,4 @@
-"""What went wrong with a request that got no HTTP answer: the error class recorded in ``questions.error``.
+"""What went wrong with a request that got no HTTP answer: the error class recorded with its failure.
 
 The ``openai`` client's aiohttp transport reports every connection failure as ``APITimeoutError`` (its
 exception map turns any ``aiohttp.ClientConnectionError`` into ``httpx.ConnectTimeout``), so a refused

@@ -13,9 +13,9 @@ and stores each result in the response cache, like an online answer. Every step 
 
 Lines that failed inside a batch, and requests missing from an expired or failed batch, become failures that
 the next run submits again. A server that cannot be reached (after the client's retries) stops the run with
-the error's class (:mod:`lexqa.generate.neterrors`), as a refused key does::
+the error's class (:mod:`lexqa.llm.neterrors`), as a refused key does::
 
-    backend = BatchBackend(params.generate, api_key=os.environ["OPENAI_API_KEY"], cache=cache)
+    backend = BatchBackend(params.generate, os.environ["OPENAI_API_KEY"], cache, parse=parse_questions)
     stats = asyncio.run(backend.run(jobs, cache.writer()))
 """
 
@@ -32,16 +32,18 @@ from pathlib import Path
 import openai
 
 from lexqa.config import GenerateParams
-from lexqa.generate.accounting import RunStats
-from lexqa.generate.cache import BackgroundWriter, BatchRecord, Entry, ResponseCache
-from lexqa.generate.chat import FatalBackendError, make_client
-from lexqa.generate.jobs import Job, Ticker
-from lexqa.generate.neterrors import classify, where
-from lexqa.generate.parsing import entry_from_completion
+from lexqa.llm import FatalBackendError
+from lexqa.llm.accounting import RunStats
+from lexqa.llm.cache import BackgroundWriter, BatchRecord, Entry, ResponseCache
+from lexqa.llm.chat import make_client
+from lexqa.llm.jobs import Job
+from lexqa.llm.neterrors import classify, where
+from lexqa.llm.progress import Ticker
+from lexqa.llm.replies import Parser, entry_from_completion
 from lexqa.secrets import redact
 from lexqa.tables import write_jsonl
 
-log = logging.getLogger("lexqa.generate")
+log = logging.getLogger("lexqa.llm")
 FINAL = frozenset({"completed", "failed", "expired", "cancelled"})
 ENDPOINT = "/v1/chat/completions"
 
@@ -51,10 +53,19 @@ class BatchBackend:
 
     name = "openai-batch"
 
-    def __init__(self, params: GenerateParams, api_key: str, cache: ResponseCache) -> None:
+    def __init__(
+        self,
+        params: GenerateParams,
+        api_key: str,
+        cache: ResponseCache,
+        parse: Parser,
+        label: str = "generate",
+    ) -> None:
         self.params = params
         self._api_key = api_key
         self.cache = cache
+        self.parse = parse
+        self.label = label
 
     async def run(self, jobs: Sequence[Job], writer: BackgroundWriter) -> RunStats:
         stats = RunStats()
@@ -108,23 +119,23 @@ class BatchBackend:
             uploaded = await client.files.create(file=path, purpose="batch")
         finally:
             path.unlink(missing_ok=True)
-        slots = {j.key: list(j.slots) for j in jobs}
-        self.cache.add_batch(uploaded.id, slots)
+        labels = {j.key: list(j.labels) for j in jobs}
+        self.cache.add_batch(uploaded.id, labels)
         batch = await client.batches.create(
             input_file_id=uploaded.id,
             endpoint=ENDPOINT,
             completion_window="24h",
-            metadata={"created_by": "lexqa generate"},
+            metadata={"created_by": f"lexqa {self.label}"},
         )
         self.cache.set_batch(uploaded.id, batch_id=batch.id, status="submitted")
         stats.sent += len(jobs)
         log.info("submitted batch %s with %d requests", batch.id, len(jobs))
-        return BatchRecord(uploaded.id, batch.id, slots, "submitted")
+        return BatchRecord(uploaded.id, batch.id, labels, "submitted")
 
     async def _poll(
         self, client: openai.AsyncOpenAI, active: list[BatchRecord], writer: BackgroundWriter, stats: RunStats
     ) -> None:
-        ticker = Ticker(sum(len(r.keys) for r in active), "generate batch")
+        ticker = Ticker(sum(len(r.keys) for r in active), f"{self.label} batch")
         done_counts: dict[str, int] = {}
         deadline = time.monotonic() + self.params.batch.max_wait_s
         try:
@@ -190,7 +201,7 @@ class BatchBackend:
         response = line.get("response") or {}
         if response.get("status_code") == 200:
             return entry_from_completion(
-                key, record.keys[key], response.get("body"), self.params.model, self.name
+                key, record.keys[key], response.get("body"), self.params.model, self.name, self.parse
             )
         error = line.get("error") or (response.get("body") or {}).get("error") or {}
         code = response.get("status_code") or error.get("code") or "error"

@@ -20,7 +20,7 @@ in milliseconds with everything imported (a spawned process would import ``opena
 safe on Linux only, so elsewhere the stage sends from one process::
 
     n = process_count(params.generate, len(jobs))
-    stats = send_from_processes(params.generate, jobs, api_key, n) if n > 1 else ...
+    stats = send_from_processes(params.generate, jobs, api_key, n, parse_questions) if n > 1 else ...
 """
 
 from __future__ import annotations
@@ -40,12 +40,15 @@ from pathlib import Path
 from typing import Any
 
 from lexqa.config import GenerateParams
-from lexqa.generate.accounting import RunStats
-from lexqa.generate.cache import BackgroundWriter, ResponseCache
-from lexqa.generate.chat import ChatBackend, FatalBackendError
-from lexqa.generate.jobs import Job, Ticker
+from lexqa.llm import FatalBackendError
+from lexqa.llm.accounting import RunStats
+from lexqa.llm.cache import BackgroundWriter, ResponseCache
+from lexqa.llm.chat import ChatBackend
+from lexqa.llm.jobs import Job
+from lexqa.llm.progress import Ticker
+from lexqa.llm.replies import Parser
 
-log = logging.getLogger("lexqa.generate")
+log = logging.getLogger("lexqa.llm")
 IN_FLIGHT_PER_PROCESS = 64
 PARENT_CHECK_S = 0.5
 PROGRESS_POLL_S = 0.1
@@ -107,7 +110,7 @@ class ParentGone(RuntimeError):
 async def _until_parent_dies(parent: int) -> None:
     while os.getppid() == parent:
         await asyncio.sleep(PARENT_CHECK_S)
-    raise ParentGone(f"the generate stage (pid {parent}) died")
+    raise ParentGone(f"the stage sending requests (pid {parent}) died")
 
 
 async def _watched(send: Coroutine[Any, Any, RunStats], parent: int) -> RunStats:
@@ -129,6 +132,7 @@ def _worker(
     params: GenerateParams,
     api_key: str,
     jobs: Sequence[Job],
+    parse: Parser,
     cache_path: Path,
     progress: SharedCount,
     parent: int,
@@ -138,7 +142,8 @@ def _worker(
     try:
         writer = BackgroundWriter(cache_path)
         try:
-            stats = asyncio.run(_watched(ChatBackend(params, api_key).run(jobs, writer, progress), parent))
+            backend = ChatBackend(params, api_key, parse)
+            stats = asyncio.run(_watched(backend.run(jobs, writer, progress), parent))
         finally:
             writer.close()
         results.send(("ok", stats))
@@ -151,7 +156,12 @@ def _worker(
 
 
 def send_from_processes(
-    params: GenerateParams, jobs: Sequence[Job], api_key: str, processes: int
+    params: GenerateParams,
+    jobs: Sequence[Job],
+    api_key: str,
+    processes: int,
+    parse: Parser,
+    label: str = "generate",
 ) -> RunStats:
     """Send ``jobs`` from ``processes`` forked workers (see the module's docstring); their stats summed.
 
@@ -171,19 +181,20 @@ def send_from_processes(
                     worker_params(params, index, processes),
                     api_key,
                     jobs[index::processes],
+                    parse,
                     cache_path,
                     SharedCount(counts, index),
                     os.getpid(),
                     sender,
                 ),
-                name=f"lexqa-generate-{index}",
+                name=f"lexqa-{label}-{index}",
                 daemon=True,
             )
             process.start()
             sender.close()
             workers.append((process, receiver))
         stats = _collect(
-            workers, counts, Ticker(len(jobs), f"generate {params.model} ({processes} processes)")
+            workers, counts, Ticker(len(jobs), f"{label} {params.model} ({processes} processes)"), label
         )
         finished = True
         return stats
@@ -196,7 +207,10 @@ def send_from_processes(
 
 
 def _collect(
-    workers: list[tuple[multiprocessing.process.BaseProcess, Connection]], counts: Any, ticker: Ticker
+    workers: list[tuple[multiprocessing.process.BaseProcess, Connection]],
+    counts: Any,
+    ticker: Ticker,
+    label: str,
 ) -> RunStats:
     total, shown = RunStats(), 0
     waiting = {receiver: index for index, (_, receiver) in enumerate(workers)}
@@ -210,13 +224,13 @@ def _collect(
                     process = workers[index][0]
                     process.join()
                     raise RuntimeError(
-                        f"generate worker {index} died (exit code {process.exitcode}); the answers it had "
+                        f"{label} worker {index} died (exit code {process.exitcode}); the answers it had "
                         "received are cached, run again to send the rest"
                     ) from None
                 if kind == "fatal":
                     raise FatalBackendError(payload)
                 if kind == "error":
-                    raise RuntimeError(f"generate worker {index} failed:\n{payload}")
+                    raise RuntimeError(f"{label} worker {index} failed:\n{payload}")
                 total = total + payload
             done = sum(counts)
             ticker.tick(done - shown)

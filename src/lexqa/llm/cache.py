@@ -1,11 +1,12 @@
 """The LLM response cache: a content-addressed SQLite store in ``generate.cache_dir`` (``data/cache/llm/``).
 
 Key = sha256 of the request that was (or would be) sent: API family, model, messages and generation parameters
-(:func:`lexqa.generate.jobs.cache_key`). One row per key holds the parsed questions (``status = 'ok'``) or the
-last failure (``status = 'failed'`` with its error), the token usage, the backend that produced it and the raw
-reply. Only ``ok`` rows are ever served as answers; a failure is overwritten when its retry succeeds, and an
-ok row is never overwritten. The ``batches`` table remembers Batch API submissions, so that a killed run
-resumes them by id.
+(:func:`lexqa.llm.jobs.cache_key`). One row per key holds the parsed answer (``status = 'ok'``: a question per
+style for generate, a verdict per criterion for the curate judge, as ``(label, value)`` pairs, in the column
+``questions``) or the last failure (``status = 'failed'`` with its error), the token usage, the backend that
+produced it and the raw reply. Only ``ok`` rows are ever served as answers; a failure is overwritten when its
+retry succeeds, and an ok row is never overwritten. The ``batches`` table remembers Batch API submissions, so
+that a killed run resumes them by id.
 
 Why SQLite (stdlib ``sqlite3``), in WAL mode with ``synchronous=NORMAL``: a response is durable once
 committed, a SIGKILL loses at most what was in flight (the WAL survives a process kill; only a power loss can
@@ -17,10 +18,10 @@ append-only JSON-lines log writes in 0.6 s but must be loaded whole at every sta
 cache's lifetime rather than the run) and cannot supersede a failure without a rewrite; one file per key took
 5.2 s to write and 1.4 s to look up::
 
-    >>> from lexqa.generate.cache import Entry, ResponseCache
-    >>> cache = ResponseCache("/tmp/lexqa-cache-doc")                        # doctest: +SKIP
-    >>> cache.put(Entry("k1", "ok", questions=[("query", "Délai ?")], backend="openai"))   # doctest: +SKIP
-    >>> cache.get_many(["k1", "k2"])["k1"].questions                         # doctest: +SKIP
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as folder, ResponseCache(folder) as cache:
+    ...     cache.put(Entry("k1", "ok", answer=[("query", "Délai ?")], backend="openai"))
+    ...     cache.get_many(["k1", "k2"])["k1"].answer
     [('query', 'Délai ?')]
 """
 
@@ -76,11 +77,11 @@ WHERE responses.status != 'ok'
 
 @dataclass(frozen=True)
 class Entry:
-    """One cached response: its questions as ``(style, question)`` pairs when ok, else its error."""
+    """One cached response: its answer as ``(label, value)`` pairs when ok, else its error."""
 
     key: str
     status: str
-    questions: list[tuple[str, str]] | None = None
+    answer: list[tuple[str, str]] | None = None
     error: str | None = None
     prompt_tokens: int = 0
     completion_tokens: int = 0
@@ -96,7 +97,7 @@ class Entry:
 @dataclass(frozen=True)
 class BatchRecord:
     """A Batch API submission: its uploaded input file, the batch id once created, and for each key it carries
-    the styles asked (needed to parse the answers even if params changed since)."""
+    the labels asked (needed to parse the answers even if params changed since)."""
 
     input_file_id: str
     batch_id: str | None
@@ -149,8 +150,8 @@ class ResponseCache:
                 f"FROM responses WHERE key IN ({marks})"
             )
             for row in self._db.execute(query, part):
-                questions = [tuple(q) for q in json.loads(row[2])] if row[2] else None
-                found[row[0]] = Entry(row[0], row[1], questions, *row[3:])  # type: ignore[arg-type]
+                answer = [tuple(pair) for pair in json.loads(row[2])] if row[2] else None
+                found[row[0]] = Entry(row[0], row[1], answer, *row[3:])  # type: ignore[arg-type]
         return found
 
     def count(self, status: str | None = None) -> int:
@@ -260,11 +261,11 @@ def _connect(path: Path) -> sqlite3.Connection:
 
 def _row(e: Entry) -> tuple[object, ...]:
     """The row stored for an entry; its error is redacted again here, the last stop before the disk."""
-    questions = json.dumps(e.questions, ensure_ascii=False) if e.questions is not None else None
+    answer = json.dumps(e.answer, ensure_ascii=False) if e.answer is not None else None
     return (
         e.key,
         e.status,
-        questions,
+        answer,
         None if e.error is None else redact(e.error),
         e.prompt_tokens,
         e.completion_tokens,

@@ -1,4 +1,4 @@
-"""Token usage and cost: per run (what this run paid) and per dataset (what the questions cost overall).
+"""Token usage and cost: per run (what this run paid) and per table (what the answers behind it cost overall).
 
 Costs come from ``generate.prices`` (USD per 1M input/output tokens, keyed by model); requests answered
 through the Batch API are multiplied by ``generate.batch.discount``. A model missing from the table has no
@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from lexqa.config import GenerateParams
-from lexqa.generate.cache import Entry
+from lexqa.llm.cache import Entry
 
 
 @dataclass

@@ -1,15 +1,15 @@
 """Backend ``openai``: chat completions from any OpenAI-compatible server (OpenAI, vLLM, Ollama, llama.cpp).
 
 Requests go out from ``generate.concurrency`` asyncio workers through the official ``openai`` async client,
-paced by :class:`~lexqa.generate.limits.RateLimiter`; every response is handed to the cache writer the moment
+paced by :class:`~lexqa.llm.limits.RateLimiter`; every response is handed to the cache writer the moment
 it arrives, so a killed run loses only what was in flight. Retries (408, 409, 429, 5xx, timeouts, connection
 errors) use exponential backoff with jitter and honour ``retry-after``; the client's own retries are off so
 that one policy, with the params' delays, applies. A 401/403 (key refused) or 404 (wrong model or base URL)
-stops the run at once instead of failing every chunk. If the server rejects ``response_format`` (a 400 or 422,
-or a 500 naming ``response_format``: llama-cpp-python's answer to ``json_schema``), the run steps down from
-``json_schema`` to JSON mode carrying the schema (which llama-cpp-python still enforces with a grammar), to
-plain JSON mode, to plain text, for the rest of the run (the cache key keeps the configured format, so answers
-stay addressable).
+stops the run at once instead of failing every request. If the server rejects ``response_format`` (a 400 or
+422, or a 500 naming ``response_format``: llama-cpp-python's answer to ``json_schema``), the run steps down to
+the next format of the job's :attr:`~lexqa.llm.jobs.Job.formats` (generate's: ``json_schema``, JSON mode
+carrying the schema, which llama-cpp-python still enforces with a grammar, plain JSON mode, plain text) for the
+rest of the run (the cache key keeps the job's own format, so answers stay addressable).
 
 Performance: requests use the client's documented raw path (``client.post(..., cast_to=httpx2.Response)``) and
 its aiohttp transport when available: in a measurement against the loopback server (2,000 requests, 100 ms
@@ -17,7 +17,7 @@ latency, 128 in flight) that took client CPU from 4.0 to 1.2 ms per request, com
 ``chat.completions.create`` on the default transport.
 
 A request that got no HTTP answer is recorded with its class, from the deepest cause of the client's exception
-(:mod:`lexqa.generate.neterrors`: ``connection_refused``, ``connection_reset``, ``connection_dns``,
+(:mod:`lexqa.llm.neterrors`: ``connection_refused``, ``connection_reset``, ``connection_dns``,
 ``connection_tls``, ``timeout``, ``connection``); every class is retried like a 5xx.
 
 The API key is read from the environment variable named by ``generate.api_key_env``, handed to the client,
@@ -25,7 +25,7 @@ and never logged or stored: error texts are redacted (:func:`lexqa.secrets.redac
 shaped like a key or a bearer token, such as an error body echoing the request's headers) before they reach the
 cache, the table or the log::
 
-    backend = ChatBackend(params.generate, api_key=os.environ["OPENAI_API_KEY"])
+    backend = ChatBackend(params.generate, api_key=os.environ["OPENAI_API_KEY"], parse=parse_questions)
     stats = asyncio.run(backend.run(jobs, cache.writer()))
 """
 
@@ -42,23 +42,19 @@ import httpx2
 import openai
 
 from lexqa.config import GenerateParams
-from lexqa.generate import NO_KEY
-from lexqa.generate.accounting import RunStats
-from lexqa.generate.cache import BackgroundWriter, Entry
-from lexqa.generate.jobs import Job, Progress, Ticker
-from lexqa.generate.limits import RateLimiter, backoff_delay, retry_after_s
-from lexqa.generate.neterrors import classify, where
-from lexqa.generate.parsing import entry_from_completion
-from lexqa.generate.prompts import JSON_OBJECT_SCHEMA, format_mode, response_format
+from lexqa.llm import FatalBackendError
+from lexqa.llm.accounting import RunStats
+from lexqa.llm.cache import BackgroundWriter, Entry
+from lexqa.llm.jobs import Job
+from lexqa.llm.keys import NO_KEY
+from lexqa.llm.limits import RateLimiter, backoff_delay, retry_after_s
+from lexqa.llm.neterrors import classify, where
+from lexqa.llm.progress import Progress, Ticker
+from lexqa.llm.replies import Parser, entry_from_completion
 from lexqa.secrets import redact, remember
 
-log = logging.getLogger("lexqa.generate")
+log = logging.getLogger("lexqa.llm")
 RETRYABLE = frozenset({408, 409, 429}) | frozenset(range(500, 600))
-FORMAT_STEPS = ("json_schema", JSON_OBJECT_SCHEMA, "json_object", "text")
-
-
-class FatalBackendError(RuntimeError):
-    """The server refuses every request (bad key, unknown model or URL): stop, rather than fail each chunk."""
 
 
 def make_client(
@@ -83,15 +79,18 @@ def make_client(
 
 
 class ChatBackend:
-    """Send jobs, store each outcome (questions or failure) through a :class:`BackgroundWriter`."""
+    """Send jobs, store each outcome (``parse``'s answer or a failure) through a :class:`BackgroundWriter`;
+    ``label`` names the run on its progress bar."""
 
     name = "openai"
 
-    def __init__(self, params: GenerateParams, api_key: str) -> None:
+    def __init__(self, params: GenerateParams, api_key: str, parse: Parser, label: str = "generate") -> None:
         self.params = params
+        self.parse = parse
+        self.label = label
         self._api_key = api_key
         remember(api_key)  # hidden from every log line and error of the process from now on
-        self.mode = params.response_format
+        self.step = 0  # how far down the jobs' response_format step-down this run went
         self._where = where(params.base_url)
 
     async def run(
@@ -104,7 +103,7 @@ class ChatBackend:
         workers = min(self.params.concurrency, len(jobs))
         client = make_client(self.params, self._api_key, workers)
         limiter = RateLimiter(self.params.requests_per_minute, self.params.tokens_per_minute)
-        ticker = ticker or Ticker(len(jobs), f"generate {self.params.model}")
+        ticker = ticker or Ticker(len(jobs), f"{self.label} {self.params.model}")
         pending = iter(jobs)
 
         async def worker() -> None:
@@ -132,7 +131,8 @@ class ChatBackend:
         estimate = job.estimated_tokens()
         attempt = 0
         while True:
-            body = self._body(job)
+            step = min(self.step, max(len(job.formats) - 1, 0))
+            body = self._body(job, step)
             await limiter.acquire(estimate)
             stats.sent += 1
             try:
@@ -141,7 +141,7 @@ class ChatBackend:
                 status, message = exc.status_code, redact(_message(exc), self._api_key)
                 if status in (401, 403, 404):
                     raise FatalBackendError(self._fatal_message(status, message)) from None
-                if status in (400, 422, 500) and self._step_down(body, message, status):
+                if status in (400, 422, 500) and self._step_down(job, step, message, status):
                     continue
                 if status not in RETRYABLE or attempt >= self.params.max_retries:
                     return self._failed(job, f"http_{status}", message)
@@ -164,26 +164,32 @@ class ChatBackend:
             backoff_delay(attempt, self.params.backoff_s, self.params.backoff_max_s, retry_after)
         )
 
-    def _body(self, job: Job) -> dict[str, Any]:
-        if self.mode == self.params.response_format:
+    @staticmethod
+    def _body(job: Job, step: int) -> dict[str, Any]:
+        """The body to send at ``step`` of the job's step-down (its own body at step 0)."""
+        if step == 0:
             return job.body
         body = {k: v for k, v in job.body.items() if k != "response_format"}
-        fmt = response_format(self.mode, job.slots)
+        fmt = job.formats[step][1]
         return body if fmt is None else body | {"response_format": fmt}
 
-    def _step_down(self, body: dict[str, Any], message: str, status: int) -> bool:
-        """After a refusal of ``response_format``, use the next simpler format; False when none is left, or
-        when the error is not about the format (a 500 must name ``response_format`` itself)."""
+    def _step_down(self, job: Job, sent: int, message: str, status: int) -> bool:
+        """After a refusal of the format sent (step ``sent`` of the job's step-down), use the next simpler
+        one; False when none is left, or when the error is not about the format (a 500 must name
+        ``response_format`` itself)."""
         about = r"response_format" if status >= 500 else r"response_format|json_schema|json_object|schema"
-        if not re.search(about, message, re.I):
+        last = len(job.formats) - 1
+        if sent >= last or not re.search(about, message, re.I):
             return False
-        sent = format_mode(body.get("response_format"))
-        if sent == self.mode and self.mode != "text":  # the first request to hit it steps down, once
-            self.mode = FORMAT_STEPS[FORMAT_STEPS.index(self.mode) + 1]
+        if sent == self.step:  # the first request to hit it steps down, once
+            self.step += 1
             log.warning(
-                "the server refused response_format %s (%s); using %s from now on", sent, message, self.mode
+                "the server refused response_format %s (%s); using %s from now on",
+                job.formats[sent][0],
+                message,
+                job.formats[self.step][0],
             )
-        return sent != "text"
+        return True
 
     def _answer(self, job: Job, response: httpx2.Response, limiter: RateLimiter, estimate: int) -> Entry:
         try:
@@ -192,7 +198,9 @@ class ChatBackend:
             return self._failed(
                 job, "bad_response", redact(f"not JSON: {response.content[:160]!r}", self._api_key)
             )
-        entry = entry_from_completion(job.key, job.slots, completion, self.params.model, self.name)
+        entry = entry_from_completion(
+            job.key, job.labels, completion, self.params.model, self.name, self.parse
+        )
         limiter.settle(estimate, entry.prompt_tokens + entry.completion_tokens)
         return entry
 
