@@ -6,7 +6,7 @@ import itertools
 
 import pytest
 
-from lexqa.chunk.boundaries import Level, find_breaks, split_sentences
+from lexqa.boundaries import Level, find_breaks, split_sentences
 from lexqa.chunk.parts import ruling_parts
 
 

@@ -11,8 +11,9 @@ import pytest
 from llm_server import write_chunks
 
 from lexqa import generate
+from lexqa.boundaries import split_sentences
 from lexqa.config import IctParams, load_params
-from lexqa.generate.ict import ict_pairs, sentence_spans
+from lexqa.generate.ict import ict_pairs
 from lexqa.tables import CHUNKS, QUESTIONS, frame, read_table
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -22,7 +23,7 @@ NEVER = P.model_copy(update={"remove_probability": 0.0})
 
 
 def sentences(text: str) -> list[str]:
-    return [text[a:b] for a, b in sentence_spans(text)]
+    return [text[a:b] for a, b in split_sentences(text)]
 
 
 def test_sentences_respect_legal_abbreviations_initials_and_lines() -> None:

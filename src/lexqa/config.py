@@ -33,10 +33,8 @@ from pydantic import (
     model_validator,
 )
 
+from lexqa.languages import CODES, SELF_REFERENCE_PATTERNS
 from lexqa.secrets import is_env_name, redact, secret_setting, setting_secrets
-
-LANGUAGES = ("fr", "ru", "en", "de", "es", "it", "pt", "nl", "pl", "uk")
-"""ISO 639-1 codes a source may declare; the language detector is restricted to the ones in use."""
 
 
 class ParamsError(ValueError):
@@ -86,7 +84,7 @@ EnvName = Annotated[str, AfterValidator(_env_name)]
 class SourceBase(Section):
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$", description="unique name, used in doc ids")
     path: PathParam = Field(description="file, directory or archive to read, relative to the project root")
-    lang: Literal[LANGUAGES] = Field(description="the language documents must be in")  # type: ignore[valid-type]
+    lang: Literal[CODES] = Field(description="the language documents must be in")  # type: ignore[valid-type]
     domain: str = Field(min_length=1, description="label carried to every row, e.g. fr_codes or ru_rulings")
     glob: str | None = Field(
         default=None, description="file pattern inside a directory; the kind's default if unset"
@@ -293,7 +291,7 @@ class EvaluateParams(Section):
 
     batch_size: int = Field(default=64, ge=1, description="texts per encoding batch")
     bm25: bool = Field(default=True, description="also evaluate a BM25 baseline (bm25s)")
-    bm25_languages: list[Literal[LANGUAGES]] = Field(  # type: ignore[valid-type]
+    bm25_languages: list[Literal[CODES]] = Field(  # type: ignore[valid-type]
         default_factory=list, description="stopword lists for BM25; empty = the languages of the sources"
     )
     benchmarks: list[BenchmarkParams] = Field(
@@ -652,29 +650,6 @@ class GenerateParams(Section):
 
 
 # --------------------------------------------------------------------------------------------- curate
-SELF_REFERENCE_PATTERNS: dict[str, list[str]] = {
-    "fr": [
-        r"\bcet(?:te)? (?:article|extrait|alinéa|disposition|section|décision)\b",
-        r"\bce (?:texte|document|passage|paragraphe|fragment)\b",
-        r"\bci-dessus\b",
-        r"\b(?:selon|d'après|dans) le (?:texte|passage|document|fragment)\b",
-    ],
-    "ru": [
-        r"\b(?:данн|эт|настоящ|приведённ|приведенн|вышеуказанн)\w* "
-        r"(?:стать|текст|документ|фрагмент|отрыв|положени|пункт|решени|определени|постановлени|дел)\w*",
-        r"\bв тексте\b",
-        r"\b(?:согласно|по) тексту\b",
-    ],
-    "en": [
-        r"\bthis (?:article|text|document|passage|excerpt|section|provision|ruling)\b",
-        r"\bthe (?:above|given|provided) (?:text|passage|article|document)\b",
-        r"\baccording to the (?:text|passage|document)\b",
-    ],
-}
-"""Phrases that make a question point at "the text" instead of standing alone, per language (regexes, matched
-case-insensitively on the question). Used when ``curate.self_reference.patterns`` is not set."""
-
-
 class LanguageFilterParams(Section):
     """The question must be in its chunk's language (``lexqa.lang.LanguageDetector``; English is always a
     candidate, so that an LLM answering in English is caught)."""
@@ -714,7 +689,7 @@ class SelfReferenceParams(Section):
     enabled: bool = True
     patterns: dict[str, list[str]] = Field(
         default_factory=lambda: {k: list(v) for k, v in SELF_REFERENCE_PATTERNS.items()},
-        description="regexes per language (the chunk's); replace config.SELF_REFERENCE_PATTERNS",
+        description="regexes per language (the chunk's); replace lexqa.languages.SELF_REFERENCE_PATTERNS",
     )
 
     @field_validator("patterns")
@@ -935,7 +910,7 @@ class Params(Section):
         return sources
 
 
-def _source_kinds() -> tuple[str, ...]:
+def source_kinds() -> tuple[str, ...]:
     """The ``kind`` tags of the :data:`Source` union, in declaration order."""
     union = get_args(Source)[0]
     return tuple(get_args(model.model_fields["kind"].annotation)[0] for model in get_args(union))
@@ -975,7 +950,7 @@ def _yaml_kind(value: Any) -> str:
 def _describe(errors: list[dict[str, Any]], raw: dict[str, Any]) -> str:
     """One line per error, naming the key; the value of a secret-named key is never shown (nor, anywhere in
     the message, a value pasted into one, or anything shaped like a key: :mod:`lexqa.secrets`)."""
-    kinds = _source_kinds()
+    kinds = source_kinds()
     lines = []
     for err in errors:
         loc = list(err["loc"])

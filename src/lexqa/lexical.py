@@ -20,6 +20,8 @@ from functools import cache
 
 import numpy as np
 
+from lexqa.languages import TABLE
+
 WORD = re.compile(r"\w+")
 
 SCORE_BLOCK = 2**25
@@ -28,20 +30,12 @@ SCORE_BLOCK = 2**25
 
 @cache
 def stopwords(languages: tuple[str, ...]) -> frozenset[str]:
-    """bm25s' stopword lists of ``languages`` (normalised); unknown languages add none."""
+    """bm25s' stopword lists of ``languages`` (normalised), each language's as :data:`lexqa.languages.TABLE`
+    names it; a language without one, or not in the table, adds none."""
     from bm25s import stopwords as lists
 
-    by_lang = {
-        "en": lists.STOPWORDS_EN,
-        "fr": lists.STOPWORDS_FRENCH,
-        "ru": lists.STOPWORDS_RUSSIAN,
-        "de": lists.STOPWORDS_GERMAN,
-        "es": lists.STOPWORDS_SPANISH,
-        "it": lists.STOPWORDS_ITALIAN,
-        "pt": lists.STOPWORDS_PORTUGUESE,
-        "nl": lists.STOPWORDS_DUTCH,
-    }
-    return frozenset(normalise(w) for lang in languages for w in by_lang.get(lang, ()))
+    names = [TABLE[lang].stopwords for lang in languages if lang in TABLE]
+    return frozenset(normalise(w) for name in names if name for w in getattr(lists, name))
 
 
 def normalise(text: str) -> str:

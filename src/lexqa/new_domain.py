@@ -37,17 +37,15 @@ from typing import Any
 
 import yaml
 
-from lexqa.chunk.context import ARTICLE_WORDS
 from lexqa.config import (
-    LANGUAGES,
     GenerateParams,
     MarkdownSource,
     Params,
     ParamsError,
-    _source_kinds,
     parse_params,
+    source_kinds,
 )
-from lexqa.generate.prompts import LANGUAGE_NAMES
+from lexqa.languages import CODES, TABLE, language_name
 from lexqa.tables import write_text
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9_.-]+$")
@@ -148,7 +146,7 @@ def plan(request: Request, root: str | Path = ".") -> Plan:
         if "article_words" in entry and "article_words" not in request.options:
             words = ", ".join(entry["article_words"])
             result.done.append(
-                f"set its article_words to [{words}] (the words that open a {_language(request.lang)} "
+                f"set its article_words to [{words}] (the words that open a {language_name(request.lang)} "
                 "article; --set article_words=[...] to change)"
             )
     elif existing != _validate_source(before, entry):
@@ -170,7 +168,9 @@ def plan(request: Request, root: str | Path = ".") -> Plan:
             None,
             _template_text(root, base, domain, request.lang, same_language),
         )
-        todo = "adapt it to the domain" if same_language else f"translate it into {_language(request.lang)}"
+        todo = (
+            "adapt it to the domain" if same_language else f"translate it into {language_name(request.lang)}"
+        )
         result.done.append(f"created {template.as_posix()} from {base.as_posix()} ({todo})")
     if registered is None:
         text = _register_prompt(text, domain, template, before.generate)
@@ -195,11 +195,14 @@ def plan(request: Request, root: str | Path = ".") -> Plan:
 
 
 def _check_request(request: Request) -> None:
-    kinds = _source_kinds()
+    kinds = source_kinds()
     if request.kind not in kinds:
         raise NewDomainError(f"unknown kind {request.kind!r}; allowed: {', '.join(kinds)}")
-    if request.lang not in LANGUAGES:
-        raise NewDomainError(f"unknown language {request.lang!r}; allowed: {', '.join(LANGUAGES)}")
+    if request.lang not in CODES:
+        raise NewDomainError(
+            f"unknown language {request.lang!r}; allowed: {', '.join(CODES)} (a new one is an entry of "
+            "lexqa.languages.TABLE)"
+        )
     if not NAME_PATTERN.match(request.name):
         raise NewDomainError(f"invalid name {request.name!r}: use letters, digits, '_', '.' or '-'")
     if not NAME_PATTERN.match(request.domain_label):
@@ -229,7 +232,7 @@ def _project_path(path: str, root: Path) -> str:
 def _source_entry(request: Request, rel_path: str) -> dict[str, Any]:
     entry: dict[str, Any] = {"name": request.name, "kind": request.kind, "path": rel_path}
     entry |= {"lang": request.lang, "domain": request.domain_label}
-    words = ARTICLE_WORDS.get(request.lang, DEFAULT_ARTICLE_WORDS)
+    words = list(TABLE[request.lang].article_words)
     if request.kind == "markdown" and words != DEFAULT_ARTICLE_WORDS:  # not for French, English: the default
         entry["article_words"] = list(words)
     return entry | request.options
@@ -267,10 +270,6 @@ def _check_result(after: Params, request: Request, entry: dict[str, Any], templa
 
 def _summary(source: Any) -> str:
     return ", ".join(f"{k}={v}" for k, v in source.model_dump(exclude_defaults=True).items() if k != "name")
-
-
-def _language(lang: str) -> str:
-    return LANGUAGE_NAMES.get(lang, lang)
 
 
 # --------------------------------------------------------------------------------------------- text edits
@@ -421,7 +420,7 @@ def _add_ingest_dep(text: str, rel_path: str) -> str:
 def _template_text(root: Path, base: Path, domain: str, lang: str, same_language: bool) -> str:
     """A copy of ``base`` whose front matter opens with what to adapt (its own opening comment replaced)."""
     source = (root / base).read_text(encoding="utf-8")
-    language = _language(lang)
+    language = language_name(lang)
     if same_language:
         todo = [
             "1. Adapt it to this domain: say what the texts are (statutes, court rulings, regulations…) and",
@@ -452,7 +451,7 @@ def _template_text(root: Path, base: Path, domain: str, lang: str, same_language
 
 
 def _next_steps(params: Params, request: Request, template: Path) -> list[str]:
-    language = _language(request.lang)
+    language = language_name(request.lang)
     steps = [
         f"Edit {template.as_posix()}: an LLM backend (openai, openai-batch) uses it; see docs/generate.md.",
         f"Check the documents: dvc repro ingest, then lexqa inspect data/processed/documents.parquet "
@@ -469,7 +468,8 @@ def _next_steps(params: Params, request: Request, template: Path) -> list[str]:
         steps.append(
             f"curate.self_reference has no {language} patterns: add curate.self_reference.patterns."
             f'{request.lang} (regexes for "this article" and the like; setting patterns replaces the '
-            "built-in lists, so copy those too: config.SELF_REFERENCE_PATTERNS)."
+            "built-in lists, so copy those too: lexqa.languages.SELF_REFERENCE_PATTERNS; or give the language "
+            "its self_reference in lexqa.languages.TABLE)."
         )
     if len(params.sources) > 1:
         steps.append(

@@ -15,25 +15,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Literal
 
-__all__ = ["context"]
+from lexqa.languages import article_word as language_article_word
+from lexqa.languages import case_word
 
-ARTICLE_WORDS: dict[str, list[str]] = {
-    "fr": ["Article"],
-    "en": ["Article"],
-    "ru": ["Статья"],
-    "uk": ["Стаття"],
-    "de": ["Artikel", "§"],
-    "nl": ["Artikel"],
-    "es": ["Artículo"],
-    "it": ["Articolo"],
-    "pt": ["Artigo"],
-    "pl": ["Artykuł", "Art."],
-}
-"""The words that open an article in each language's codes (``lexqa new-domain`` writes them as a markdown
-source's ``article_words``); the first one names the article in the breadcrumb when its source does not say which
-word opened it (other languages: "Article")."""
-ARTICLE_WORD = {lang: words[0] for lang, words in ARTICLE_WORDS.items()}
-CASE_WORD = {"ru": "дело №", "uk": "справа №", "fr": "affaire n°"}
+__all__ = ["context"]
 
 
 def context(
@@ -47,11 +32,12 @@ def context(
     """``title > path... > Article N`` for codes, ``title, дело № N`` for rulings; empty pieces skipped.
 
     ``article_word`` is the word that opened the article in its source (markdown's ``article_word`` meta, e.g.
-    ``§``); without it, the language's: ``context("article", "de", "BGB", [], "12", "§")`` ends ``§ 12``."""
+    ``§``); without it, the language's (:mod:`lexqa.languages`): ``context("article", "de", "BGB", [], "12",
+    "§")`` ends ``§ 12``."""
     title = (title or "").strip()
     number = (number or "").strip()
     if style == "ruling":
-        case = f"{CASE_WORD.get(lang or '', 'case No')} {number}" if number else ""
+        case = f"{case_word(lang)} {number}" if number else ""
         return ", ".join(p for p in (title, case) if p)
     crumbs = [title] if title else []
     for section in path or ():
@@ -59,6 +45,6 @@ def context(
         if section and (not crumbs or section != crumbs[-1]):
             crumbs.append(section)
     if number:
-        word = article_word or ARTICLE_WORD.get(lang or "", "Article")
+        word = article_word or language_article_word(lang)
         crumbs.append(number if number.lower().startswith(word.lower()) else f"{word} {number}")
     return " > ".join(crumbs)

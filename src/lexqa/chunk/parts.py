@@ -1,7 +1,9 @@
 """The parts of a Russian court ruling: header, reasoning (after УСТАНОВИЛ), operative part (after РЕШИЛ...).
 
-Markers are found in any case and also spaced out («У С Т А Н О В И Л :»), in the masculine, feminine and
-plural forms (``установил``, ``установила`` — a panel, ``определили``). A marker counts when a colon follows
+The marker verbs are :data:`lexqa.languages.REASONING_VERBS` and :data:`~lexqa.languages.OPERATIVE_VERBS`,
+the ones ingest gives a paragraph of their own. Markers are found in any case and also spaced out
+(«У С Т А Н О В И Л :»), in the masculine, feminine and plural forms (``установил``, ``установила`` — a
+panel, ``определили``). A marker counts when a colon follows
 it (``Суд установил:``, ``определила:``) or when it is written in capitals (``Суд ОПРЕДЕЛИЛ в передаче``),
 so ``суды установили, что ...`` inside the reasoning is no marker. The reasoning starts at the first
 reasoning marker, the operative part at the last operative marker after it; each part begins at the start
@@ -20,12 +22,10 @@ from __future__ import annotations
 
 import re
 
-from lexqa.chunk.boundaries import sentence_start
+from lexqa.boundaries import sentence_start
+from lexqa.languages import OPERATIVE_VERBS, REASONING_VERBS, VERB_ENDINGS
 
-__all__ = ["OPERATIVE_WORDS", "REASONING_WORDS", "find_markers", "ruling_parts"]
-
-REASONING_WORDS = ("установил",)
-OPERATIVE_WORDS = ("решил", "постановил", "определил", "приговорил")
+__all__ = ["find_markers", "ruling_parts"]
 
 _GAP = "[ \u00a0]*"
 _LETTER_BEFORE = r"(?<![^\W\d_])"
@@ -35,14 +35,14 @@ _LETTER_AFTER = r"(?![^\W\d_])"
 def _marker_regex(words: tuple[str, ...]) -> re.Pattern[str]:
     spaced = "|".join(_GAP.join(word) for word in words)
     return re.compile(
-        rf"{_LETTER_BEFORE}(?P<word>(?:{spaced})(?:{_GAP}[аи])?){_LETTER_AFTER}"
+        rf"{_LETTER_BEFORE}(?P<word>(?:{spaced})(?:{_GAP}[{VERB_ENDINGS}])?){_LETTER_AFTER}"
         rf"(?P<colon>(?:{_GAP}следующее)?{_GAP}:)?",
         re.IGNORECASE,
     )
 
 
-_REASONING = _marker_regex(REASONING_WORDS)
-_OPERATIVE = _marker_regex(OPERATIVE_WORDS)
+_REASONING = _marker_regex(REASONING_VERBS)
+_OPERATIVE = _marker_regex(OPERATIVE_VERBS)
 
 
 def _is_marker(m: re.Match[str]) -> bool:

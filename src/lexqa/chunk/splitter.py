@@ -27,7 +27,7 @@ import re
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 
-from lexqa.chunk.boundaries import LEVELS, Level, find_breaks
+from lexqa.boundaries import LEVELS, Level, find_breaks
 from lexqa.chunk.tokens import TokenSpans
 
 __all__ = ["Settings", "split_unit", "trim"]

@@ -29,6 +29,7 @@ import polars as pl
 from lexqa import llm
 from lexqa.config import GenerateParams, JudgeParams, ParamsError
 from lexqa.curate.filters import rejected
+from lexqa.languages import ANSWERS
 from lexqa.llm.accounting import cost_usd
 from lexqa.llm.cache import Entry
 from lexqa.llm.jobs import Job, RequestShape, chat_body
@@ -57,16 +58,7 @@ $criteria
 
 Reply with one JSON object and nothing else, for example {$example}."""
 UNPARSEABLE = ("empty", "bad_json", "bad_verdict", "bad_response")
-_ANSWERS = {
-    "yes": "yes",
-    "no": "no",
-    "true": "yes",
-    "false": "no",
-    "oui": "yes",
-    "non": "no",
-    "да": "yes",
-    "нет": "no",
-}
+_ANSWERS = {"true": "yes", "false": "no"} | ANSWERS  # JSON's booleans, and yes or no in every language
 
 
 def parse_verdict(content: str | None, criteria: Sequence[str]) -> list[tuple[str, str]]:

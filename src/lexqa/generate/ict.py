@@ -6,7 +6,9 @@ teaches context matching rather than string matching. The question is a statemen
 question anyone would ask: use ICT to run the whole pipeline without any LLM (the bundled demo, CI) or as a
 pre-training signal, and an LLM backend for real training data.
 
-The shortened passage is stored in the ``passage`` column of ``questions.parquet`` (null when the sentence was
+Sentences are those of :func:`lexqa.boundaries.split_sentences`, the splitter the chunk stage cuts with
+(legal abbreviations, initials and enumeration labels do not end a sentence; a line break does). The
+shortened passage is stored in the ``passage`` column of ``questions.parquet`` (null when the sentence was
 kept, meaning the chunk text). Sentences shorter than ``min_sentence_chars`` or longer than
 ``max_sentence_chars`` are never picked, nor table rows (cells joined by `` | ``); a chunk with a single
 sentence keeps it (removing it would leave an empty passage). Draws are seeded per chunk (``seed`` and chunk
@@ -23,51 +25,8 @@ from __future__ import annotations
 import random
 import re
 
+from lexqa.boundaries import split_sentences
 from lexqa.config import IctParams
-
-# Abbreviations after which a full stop does not end a sentence (French and Russian legal usage), lower case;
-# single letters (initials, "п.", "ч.", "L.") are handled apart.
-_FRENCH_ABBREVIATIONS = "art al cf ex etc no nos pp chap sect tit liv ann éd env ss vol mm mme dr me st"
-_FRENCH_MONTHS = "janv févr fév avr juil sept oct nov déc"
-_RUSSIAN_ABBREVIATIONS = "ст стст пп подп абз гл разд гг руб коп тыс млн млрд др пр см им ул обл рп"
-_RUSSIAN_MONTHS = "янв фев февр мар апр авг сен сент окт нояб ноя дек"
-ABBREVIATIONS = frozenset(
-    " ".join((_FRENCH_ABBREVIATIONS, _FRENCH_MONTHS, _RUSSIAN_ABBREVIATIONS, _RUSSIAN_MONTHS)).split()
-)
-_END = re.compile(r"[.!?…]+[»\"')\]]*\s+")
-_NEXT_STARTS_SENTENCE = re.compile(r"[«\"(\[]?[A-ZÀ-ÖØ-ÞА-ЯЁ0-9]")
-_WORD_BEFORE = re.compile(r"([\w.]+)[.!?…]*$")
-
-
-def sentence_spans(text: str) -> list[tuple[int, int]]:
-    """``(start, end)`` of each sentence; lines are never joined (legal lists put one item per line).
-
-    A full stop ends a sentence when the next word starts with a capital or a digit, unless it follows a known
-    abbreviation (``art.``, ``ст.``, ``п.``) or a single letter (initials: ``И.И. Иванов``).
-    """
-    spans = []
-    for line in re.finditer(r"[^\n]+", text):
-        start = line.start()
-        for end in _END.finditer(line.group()):
-            stop = line.start() + end.end()
-            if _NEXT_STARTS_SENTENCE.match(text, stop) and not _after_abbreviation(
-                text[start : line.start() + end.start() + 1]
-            ):
-                spans.append((start, line.start() + end.end()))
-                start = stop
-        spans.append((start, line.end()))
-    return [
-        (a, b) for a, b in ((a, a + len(text[a:b].rstrip())) for a, b in spans) if b > a and text[a:b].strip()
-    ]
-
-
-def _after_abbreviation(sentence: str) -> bool:
-    match = _WORD_BEFORE.search(sentence.rstrip())
-    if not match:
-        return False
-    word = match.group(1).rstrip(".").lower()
-    last = word.rsplit(".", 1)[-1]
-    return (len(last) == 1 and last.isalpha()) or last in ABBREVIATIONS
 
 
 def _remove(text: str, start: int, end: int) -> str:
@@ -82,7 +41,7 @@ def _remove(text: str, start: int, end: int) -> str:
 
 def ict_pairs(chunk_id: str, text: str, n: int, params: IctParams, seed: int) -> list[tuple[str, str | None]]:
     """Up to ``n`` ``(pseudo-question, passage)`` pairs; passage None = the chunk text unchanged."""
-    spans = sentence_spans(text)
+    spans = split_sentences(text)
     eligible = [
         (a, b)
         for a, b in spans

@@ -24,22 +24,16 @@ import random
 from collections import Counter
 from collections.abc import Collection, Sequence
 
+from lexqa.languages import EMPTY_WORDS
 from lexqa.lexical import WORD, stopwords
 
 CANDIDATES = 8
 """Best-scoring words a query draws from."""
 
-EMPTY_WORDS = frozenset(
-    {"partie", "livre", "titre", "chapitre", "section", "sous", "article", "articles", "alinéa", "présent"}
-    | {"présente", "présents", "présentes", "dispositions", "disposition", "code", "1er", "ier"}
-    | {"глава", "раздел", "статья", "статьи", "часть", "пункт", "настоящего", "настоящей"}
-)
-"""Words of the law's own structure, never a subject."""
-
 
 def subject_words(text: str, stop: frozenset[str] = frozenset()) -> list[str]:
     """The words of ``text`` that can say what it is about: lowercase, 3+ letters, not a number, not a
-    stopword of ``stop`` nor a word of :data:`EMPTY_WORDS`.
+    stopword of ``stop`` nor a word of the law's structure (:data:`lexqa.languages.EMPTY_WORDS`).
 
     >>> subject_words("Section 2 : Congés payés du salarié", frozenset({"du"}))
     ['congés', 'payés', 'salarié']

@@ -14,7 +14,8 @@ citation's ``k`` names the citing chunk). A chunk that drew at least one pseudo-
 style gets a failure row per style drawn, saying why (``no_sentence``, ``no_title``, ``no_keywords``,
 ``no_citation``); the summary counts chunks that drew nothing (``chunks_not_drawn``)::
 
-    >>> from lexqa.config import GenerateParams
+    >>> from lexqa.boundaries import split_sentences
+from lexqa.config import GenerateParams
     >>> params = GenerateParams(offline={"ict": 0, "title": 1, "keywords": 1})
     >>> chunks = pl.DataFrame({"chunk_id": ["c:L1#0"], "doc_id": ["c:L1"], "ordinal": [0], "lang": ["fr"],
     ...                        "source": ["c"], "text": ["Le salarié démissionnaire respecte un préavis."]})
@@ -34,9 +35,10 @@ from typing import Any
 
 import polars as pl
 
+from lexqa.boundaries import split_sentences
 from lexqa.config import GenerateParams
 from lexqa.generate.citations import masked, references
-from lexqa.generate.ict import ict_pairs, sentence_spans
+from lexqa.generate.ict import ict_pairs
 from lexqa.generate.keywords import KeywordIndex, subject_words
 from lexqa.generate.titles import section_title, titles
 
@@ -151,7 +153,7 @@ class OfflineGenerator:
         self, n: int, chunk_id: str, doc_id: str, text: str, source: str, rng: random.Random
     ) -> Iterator[dict[str, Any]]:
         found = []
-        for start, end in sentence_spans(text):
+        for start, end in split_sentences(text):
             sentence = text[start:end]
             refs = references(sentence)
             cited = [self.article.get((source, number)) for number, _ in refs]

@@ -36,20 +36,9 @@ from typing import Any
 import yaml
 
 from lexqa.config import GenerateParams, ParamsError
+from lexqa.languages import language_name
 
 PLACEHOLDERS = frozenset({"text", "context", "n", "slots", "language"})
-LANGUAGE_NAMES = {
-    "fr": "French",
-    "ru": "Russian",
-    "en": "English",
-    "de": "German",
-    "es": "Spanish",
-    "it": "Italian",
-    "pt": "Portuguese",
-    "nl": "Dutch",
-    "pl": "Polish",
-    "uk": "Ukrainian",
-}
 
 
 @dataclass(frozen=True)
@@ -96,7 +85,7 @@ class PromptTemplate:
             context=context or "",
             n=len(slots),
             slots=listing,
-            language=LANGUAGE_NAMES.get(lang or "", lang or "the language of the text"),
+            language=language_name(lang),
         )
 
 

@@ -5,8 +5,9 @@ The headings of a code are the words its editors chose to say what the articles 
 box. Pairing a heading with the articles under it is the *title / body* pre-training task of Chang et al.
 (2020, "Pre-training Tasks for Embedding-based Large-scale Retrieval", ICLR: Body First Selection uses the
 page's own text, WLP the linking pages; here the section title stands for the query). A chunk's queries are
-the titles of its document's path, deepest first, numbering stripped; headings with nothing but a number
-(``Livre Ier``, ``Partie législative``) give none::
+the titles of its document's path, deepest first, numbering stripped (the structure words of
+:data:`lexqa.languages.STRUCTURE_WORDS`); headings with nothing but a number (``Livre Ier``, ``Partie
+législative``) give none::
 
     >>> section_title("Section 2 : Congés payés.")
     'Congés payés'
@@ -23,10 +24,9 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-_STRUCTURE = (
-    r"(?:partie|livre|titre|sous-titre|chapitre|sous-chapitre|section|sous-section|paragraphe|sous-paragraphe|"
-    r"annexe|tome|art(?:icle)?|глава|раздел|подраздел|параграф|часть|статья|§)"
-)
+from lexqa.languages import STRUCTURE_WORDS
+
+_STRUCTURE = "(?:" + "|".join(map(re.escape, STRUCTURE_WORDS)) + ")"
 _NUMBERED = re.compile(rf"^\s*{_STRUCTURE}\b\.?\s*[\w.\-]*\s*(?:[:.–—-]\s*(?P<title>.*))?$", re.IGNORECASE)
 _MIN_CHARS = 3
 

@@ -7,8 +7,9 @@ a line layout tells (first-line indents, centred lines, short last lines, hyphen
 arbitr.ru site footer and header/footer lines repeated on several pages are dropped; runs of spaces
 (justification, centring) become one. Depersonalisation placeholders (``<адрес>``, ``{Адрес изъят}``,
 ``<данные изъяты>``, ``ФИО19``, ``ДД.ММ.ГГГГ``) are kept as they are. Section markers (``УСТАНОВИЛ:``,
-``Суд установил:``, ``РЕШИЛ:``, ``ПОСТАНОВИЛ:``, ``определил:``, the spaced-out ``У С Т А Н О В И Л :``)
-always stand as a paragraph of their own, so the chunker can split a ruling into header, reasoning and
+``Суд установил:``, ``РЕШИЛ:``, ``ПОСТАНОВИЛ:``, ``определил:``, the spaced-out ``У С Т А Н О В И Л :``;
+the verbs of :data:`lexqa.languages.REASONING_VERBS` and :data:`~lexqa.languages.OPERATIVE_VERBS`) always
+stand as a paragraph of their own, so the chunker can split a ruling into header, reasoning and
 operative part with :func:`marker_kind`::
 
     >>> from lexqa.ingest.rulings import clean_text, parse_header, marker_kind
@@ -63,6 +64,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from lexqa.ingest.records import Doc
+from lexqa.languages import OPERATIVE_VERBS, REASONING_VERBS, VERB_ENDINGS
 
 __all__ = [
     "RulingHeader",
@@ -87,16 +89,14 @@ def _spaced(word: str) -> str:
     return r"\s?".join(re.escape(ch) for ch in word)
 
 
-_REASONING_VERBS = ("установил",)
-_OPERATIVE_VERBS = ("решил", "постановил", "определил", "приговорил")
-_ENDINGS = r"(?:\s?[аи])?"  # установила (a panel), установили
+_ENDINGS = rf"(?:\s?[{VERB_ENDINGS}])?"  # установила (a panel), установили
 
 
 def _verbs(words: Iterable[str]) -> str:
     return "|".join(_spaced(w) + _ENDINGS for w in words)
 
 
-_VERB = rf"(?P<verb>{_verbs(_REASONING_VERBS + _OPERATIVE_VERBS)})"
+_VERB = rf"(?P<verb>{_verbs(REASONING_VERBS + OPERATIVE_VERBS)})"
 # "Суд ", "Судебная коллегия ", "Коллегия судей ", "СУД ": a capitalised word and up to three more
 _SUBJECT_WORDS = r"(?-i:[А-ЯЁ][а-яё]+(?:\s+[а-яё]+){0,3}|[А-ЯЁ]+(?:\s+[А-ЯЁ]+){0,3})"
 _SUBJECT = rf"(?:{_SUBJECT_WORDS}\s+)"
@@ -151,7 +151,7 @@ def marker_kind(paragraph: str) -> Literal["reasoning", "operative"] | None:
     if m is None or m.groupdict().get("rest"):
         return None
     verb = m.group("verb").replace(" ", "").lower()
-    return "reasoning" if verb.startswith(_REASONING_VERBS) else "operative"
+    return "reasoning" if verb.startswith(REASONING_VERBS) else "operative"
 
 
 def _act_match(paragraph: str) -> re.Match[str] | None:

@@ -4,11 +4,14 @@ A break is a pair ``(q, p)``: the previous piece ends at ``q`` (before the white
 starts at ``p`` (after it), so ``text[q:p]`` is whitespace only and no piece is ever cut inside a word.
 Levels go from the strongest cut to the weakest; a break of one level is also a break of every weaker one.
 
-The sentence splitter knows the abbreviations of French and Russian legal texts (``art.``, ``al.``,
-``cf.``, ``ст.``, ``п.``, ``ч.``, ``г.``, ``т.е.``, initials like ``Г.Г.``, enumeration labels like ``1.``
-at the start of a line) and only cuts before a capital letter or a digit::
+This is lexqa's one sentence splitter: the chunk stage cuts long articles and ruling parts at its breaks
+(and finds where a ruling's part begins), the offline question generators take their sentences from it. It
+knows the abbreviations of :data:`lexqa.languages.ABBREVIATIONS` (``art.``, ``al.``, ``cf.``, ``janv.``,
+``ст.``, ``абз.``), single letters and dotted letters (``п.``, ``ч.``, ``г.``, ``L.``, ``т.е.``, initials
+like ``Г.Г.``, also glued to what precedes them: ``<Дата обезличена>г.``), enumeration labels like ``1.`` at
+the start of a line, and only cuts before a capital letter or a digit::
 
-    >>> from lexqa.chunk.boundaries import split_sentences
+    >>> from lexqa.boundaries import split_sentences
     >>> text = "Selon l'art. 9 du code, chacun a droit au respect. Le juge peut agir. Cf. art. L. 121-1."
     >>> [text[a:b] for a, b in split_sentences(text)]       # doctest: +NORMALIZE_WHITESPACE
     ["Selon l'art. 9 du code, chacun a droit au respect.", 'Le juge peut agir.', 'Cf. art. L. 121-1.']
@@ -22,7 +25,9 @@ from __future__ import annotations
 import re
 from enum import IntEnum
 
-__all__ = ["ABBREVIATIONS", "Level", "find_breaks", "sentence_start", "split_sentences"]
+from lexqa.languages import ABBREVIATIONS, SENTENCE_FINAL
+
+__all__ = ["Level", "find_breaks", "sentence_start", "split_sentences"]
 
 
 class Level(IntEnum):
@@ -36,35 +41,22 @@ class Level(IntEnum):
 
 LEVELS = (Level.PARAGRAPH, Level.LINE, Level.SENTENCE, Level.WORD)
 
-_ABBREVIATIONS_FR = """
-    art. arts. al. cf. conf. no. nos. pp. ss. sq. sqq. suiv. préc. op. cit. ibid. id. chap. ch. sect.
-    tit. liv. ann. civ. pén. com. crim. soc. adm. const. proc. req. ass. plén. bull. jur. ord. décr. déc.
-    circ. av. apr. j.-c. mm. me. mlle. mme. dr. pr. st. ste. vol. éd. fasc. env. max. min. cass. cons.
-    loc. ex. not. obs. concl. rapp. réf. mod. abr. prov. dép. coll. n°.
-"""
-_ABBREVIATIONS_RU = """
-    ст. ст.ст. стст. пп. подп. пп.пп. чч. гг. тт. абз. разд. гл. см. напр. рис. табл. прим. руб. коп.
-    тыс. млн. млрд. ул. пер. просп. пр. кв. корп. стр. обл. им. св. ред. изд. утв. вып. сб. сл. тел.
-    доп. искл. изм. зам. пред. ген. дир. гос. мин. куб. кв.м. ок. прил. пос. дер. р-н. гр. уг. адм.
-    фед. №.
-"""
-ABBREVIATIONS = frozenset(_ABBREVIATIONS_FR.split() + _ABBREVIATIONS_RU.split())
-"""Words after which a period does not end a sentence (lower case, with the period). Single letters
-(``п.``, ``ч.``, ``г.``, ``L.``, initials) and dotted letters (``т.е.``, ``Г.Г.``) are recognised by form."""
-
-SENTENCE_FINAL = frozenset({"т.д.", "т.п.", "etc.", "др."})
-"""Abbreviations that often close a sentence: a cut is allowed after them when a capital letter follows."""
-
 _PARAGRAPH = re.compile(r"[^\S\n]*\n[^\S\n]*\n\s*")
 _LINE = re.compile(r"[^\S\n]*\n\s*")
 _WORD = re.compile(r"\s+")
 _SENTENCE_END = re.compile(r"[.!?…]+(?:[ \u00a0\u202f]?[»\"”’')\]])*(\s+)")  # « Non. » Puis
 _INITIALS = re.compile(r"(?:[^\W\d_]\.)*[^\W\d_]")  # Г.Г, т.е, J.O, L
+_GLUED = re.compile(r"[\w.]+$")  # the word glued to the full stop: <Дата обезличена>г. -> г
 _LABEL = re.compile(r"\d+|[IVXLC]+|[ivxlc]+")  # 1. II. iv. opening a line or a sentence
 _LABEL_AFTER = ".!?…:;»\n"  # what may precede an enumeration label
 _ELISION = re.compile(r"['’]")
 _OPENERS = "«\"“„'([—–-"
 _WORD_LOOKBACK = 24
+
+
+def _is_abbreviation(word: str) -> bool:
+    """A known abbreviation, a single letter or dotted letters (initials, ``т.е``), without its full stop."""
+    return word.lower() + "." in ABBREVIATIONS or _INITIALS.fullmatch(word) is not None
 
 
 def _is_sentence_break(text: str, m: re.Match[str], lo: int, hi: int) -> bool:
@@ -83,24 +75,40 @@ def _is_sentence_break(text: str, m: re.Match[str], lo: int, hi: int) -> bool:
     if text[m.start()] != "." or text.count(".", m.start(), punct_end) != 1:
         return True  # ?, !, …, or "..." close a sentence whatever comes before
     dot = text.index(".", m.start(), punct_end)
+    word = _word_before(text, dot, lo)
+    if not word or word.lower() + "." in SENTENCE_FINAL:
+        return True  # no word, a word too long to be an abbreviation, or one that often ends a sentence
+    if _abbreviated(word):
+        return False
+    if _LABEL.fullmatch(word):
+        b0 = max(lo, dot - len(word) - _WORD_LOOKBACK)
+        before = text[b0 : dot - len(word)].rstrip(" \t\xa0")
+        if not before:
+            return False  # "1. Le contrat ...": a label opening the text
+        after_abbreviation = before[-1] == "." and _abbreviated(
+            _word_before(text, b0 + len(before) - 1, lo) or ""
+        )
+        if before[-1] in _LABEL_AFTER and not after_abbreviation:
+            return False  # "nuls : 2. Les actes": a label, not a sentence end (but "janv. 2020. Le" ends one)
+    return True
+
+
+def _word_before(text: str, dot: int, lo: int) -> str | None:
+    """The word before the full stop at ``dot`` (no opening quote, no elided article: ``l'art`` -> ``art``);
+    None when it is longer than any abbreviation."""
     w0 = max(lo, dot - _WORD_LOOKBACK)
     seg = text[w0:dot]
     k = max(seg.rfind(" "), seg.rfind("\n"), seg.rfind("\t"), seg.rfind("\xa0"))
     if k < 0 and w0 > lo:
-        return True  # a very long word is no abbreviation
-    word = _ELISION.split(seg[k + 1 :].lstrip(_OPENERS))[-1]  # l'art. -> art.
-    if not word:
-        return True
-    lower = word.lower() + "."
-    if lower in SENTENCE_FINAL:
-        return True
-    if lower in ABBREVIATIONS or _INITIALS.fullmatch(word):
-        return False
-    if _LABEL.fullmatch(word):
-        before = text[max(lo, dot - len(word) - _WORD_LOOKBACK) : dot - len(word)].rstrip(" \t\xa0")
-        if not before or before[-1] in _LABEL_AFTER:
-            return False  # "1. Le contrat ...", "nuls : 2. Les actes": a label, not a sentence end
-    return True
+        return None
+    return _ELISION.split(seg[k + 1 :].lstrip(_OPENERS))[-1]
+
+
+def _abbreviated(word: str) -> bool:
+    """Whether a full stop after ``word`` marks an abbreviation, also one glued to what precedes it
+    (``<Дата обезличена>г.``)."""
+    glued = _GLUED.search(word)
+    return _is_abbreviation(word) or bool(glued and glued.start() > 0 and _is_abbreviation(glued.group()))
 
 
 def find_breaks(text: str, level: Level, lo: int = 0, hi: int | None = None) -> tuple[list[int], list[int]]:
