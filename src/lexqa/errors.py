@@ -1,6 +1,9 @@
 """Errors a stage reports to the user as one clear line (exit status 2) rather than a traceback.
 
->>> raise InputError("cannot split 1 group(s) into train and eval: add documents")  # doctest: +SKIP
+>>> raise InputError("cannot split 1 group(s) into train and eval: add documents")
+Traceback (most recent call last):
+...
+lexqa.errors.InputError: cannot split 1 group(s) into train and eval: add documents
 """
 
 

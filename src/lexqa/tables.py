@@ -5,9 +5,12 @@ same order, same dtypes) and writes it atomically (temp file in the same directo
 stage never leaves a half-written file that the next stage trusts; the temp file a killed writer leaves behind
 is removed by the next write of the same output (:func:`remove_stale_temp_files`)::
 
-    >>> import polars as pl
-    >>> from lexqa.tables import REJECTS, write_table, empty
-    >>> write_table(empty(REJECTS), "/tmp/rejects.parquet", REJECTS)   # doctest: +SKIP
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from lexqa.tables import REJECTS, empty, read_table, write_table
+    >>> path = write_table(empty(REJECTS), Path(tempfile.mkdtemp()) / "rejects.parquet", REJECTS)
+    >>> read_table(path, REJECTS).columns == list(REJECTS)
+    True
 """
 
 from __future__ import annotations

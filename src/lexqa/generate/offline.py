@@ -14,8 +14,7 @@ citation's ``k`` names the citing chunk). A chunk that drew at least one pseudo-
 style gets a failure row per style drawn, saying why (``no_sentence``, ``no_title``, ``no_keywords``,
 ``no_citation``); the summary counts chunks that drew nothing (``chunks_not_drawn``)::
 
-    >>> from lexqa.boundaries import split_sentences
-from lexqa.config import GenerateParams
+    >>> from lexqa.config import GenerateParams
     >>> params = GenerateParams(offline={"ict": 0, "title": 1, "keywords": 1})
     >>> chunks = pl.DataFrame({"chunk_id": ["c:L1#0"], "doc_id": ["c:L1"], "ordinal": [0], "lang": ["fr"],
     ...                        "source": ["c"], "text": ["Le salarié démissionnaire respecte un préavis."]})
