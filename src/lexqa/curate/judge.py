@@ -18,7 +18,6 @@ request that failed after its retries (``judge_failed``)::
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import string
 from collections.abc import Sequence
@@ -90,7 +89,6 @@ class Judge:
         if missing or not self.template.is_valid():
             where = f"curate.judge.prompt ({params.prompt})" if params.prompt else "the judge prompt"
             raise ParamsError(f"{where} must contain $question and $passage (write $$ for a dollar sign)")
-        self.prompt_sha = hashlib.sha256(source.encode("utf-8")).hexdigest()
         json_mode = {"type": "json_object"}
         self.shape = RequestShape(
             chat_body(self.generate.model, None, params.temperature, params.max_tokens, json_mode)
