@@ -67,7 +67,10 @@ def set_key(params: dict, assignment: str) -> None:
     node = params
     for part in parents:
         node = node.setdefault(part, {})
-    node[last] = yaml.safe_load(raw)
+    value = yaml.safe_load(raw)
+    node[last] = (
+        merge(node[last], value) if isinstance(value, dict) and isinstance(node.get(last), dict) else value
+    )
 
 
 def differences(base: Any, params: Any, prefix: str = "") -> dict[str, Any]:
@@ -140,6 +143,13 @@ def figures(work: Path) -> dict[str, Any]:
     return out
 
 
+def commit() -> str:
+    """The code's commit (short), with ``+`` when the working tree differs from it."""
+    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+    dirty = subprocess.run(["git", "status", "--porcelain", "src"], cwd=ROOT, capture_output=True, text=True)
+    return head.stdout.strip() + ("+" if dirty.stdout.strip() else "") if head.returncode == 0 else "?"
+
+
 def row(name: str, model: str, diff: dict[str, Any], fig: dict[str, Any], seconds: dict[str, float]) -> str:
     dims = sorted(fig["finetuned"], reverse=True)
     full = dims[0]
@@ -150,7 +160,8 @@ def row(name: str, model: str, diff: dict[str, Any], fig: dict[str, Any], second
     styles = ", ".join(f"{k} {v:,}" for k, v in fig["styles"].items())
     total = sum(seconds.values()) / 60
     return (
-        f"| {dt.date.today().isoformat()} | {name} | {Path(model).name} | {changes} | {fig['pairs']:,} ({styles}) "
+        f"| {dt.date.today().isoformat()} {commit()} | {name} | {Path(model).name} | {changes} "
+        f"| {fig['pairs']:,} ({styles}) "
         f"| {fig['base'][full]:.3f} / {fig['base'][min(dims)]:.3f} | {tuned} "
         f"| {fig['finetuned'][full] / fig['base'][full]:.2f}x | {fig['bm25']:.3f} "
         f"| {seconds['train'] / 60:.0f} / {total:.0f} |"
@@ -158,7 +169,7 @@ def row(name: str, model: str, diff: dict[str, Any], fig: dict[str, Any], second
 
 
 HEADER = (
-    "| date | run | base model | params that differ from params.yaml | training pairs (by style) "
+    "| date, commit | run | base model | params that differ from params.yaml | training pairs (by style) "
     "| base nDCG@10 full / smallest dim | fine-tuned nDCG@10 by dim (full → smallest) | gain at full dim "
     "| BM25 | train / total min |\n"
     "| --- | --- | --- | --- | --- | ---: | --- | ---: | ---: | ---: |\n"

@@ -38,7 +38,7 @@ from lexqa.boundaries import split_sentences
 from lexqa.config import GenerateParams
 from lexqa.generate.citations import masked, references
 from lexqa.generate.ict import ict_pairs
-from lexqa.generate.keywords import KeywordIndex, subject_words
+from lexqa.generate.keywords import KeywordIndex, title_phrases
 from lexqa.generate.titles import section_title, titles
 
 BACKEND = "offline"
@@ -86,13 +86,12 @@ class OfflineGenerator:
         self.first_chunk = dict(first.select("doc_id", "chunk_id").iter_rows())
         self.keywords: KeywordIndex | None = None
         if "keywords" in self.weights:
-            vocabulary = {
-                w
-                for path in self.path.values()
-                for heading in path or []
-                for w in subject_words(section_title(heading) or "")
-            }
-            self.keywords = KeywordIndex(chunks["text"].to_list(), chunks["lang"].to_list(), vocabulary)
+            lang_of = dict(chunks.select("doc_id", "lang").unique("doc_id").iter_rows())
+            phrases: set[tuple[str, ...]] = set()
+            for doc_id, path in self.path.items():
+                headings = [section_title(h) or "" for h in path or []]
+                phrases |= title_phrases(headings, lang_of.get(doc_id, ""))
+            self.keywords = KeywordIndex(chunks["text"].to_list(), chunks["lang"].to_list(), phrases)
         self.not_drawn = 0
 
     def count(self, chunk_id: str, style: str) -> int:

@@ -11,6 +11,8 @@ législative``) give none::
 
     >>> section_title("Section 2 : Congés payés.")
     'Congés payés'
+    >>> section_title("Chapitre II bis : Mesures visant à supprimer les écarts")
+    'Mesures visant à supprimer les écarts'
     >>> section_title("Глава 3. Общие положения")
     'Общие положения'
     >>> section_title("Livre Ier") is None
@@ -27,7 +29,11 @@ from collections.abc import Sequence
 from lexqa.languages import STRUCTURE_WORDS
 
 _STRUCTURE = "(?:" + "|".join(map(re.escape, STRUCTURE_WORDS)) + ")"
-_NUMBERED = re.compile(rf"^\s*{_STRUCTURE}\b\.?\s*[\w.\-]*\s*(?:[:.–—-]\s*(?P<title>.*))?$", re.IGNORECASE)
+_ADDED = r"(?:\s+(?:bis|ter|quater|quinquies|sexies|septies|octies|nonies|decies|[A-Z]))?"
+"""What follows a number when a division was inserted later: ``Chapitre II bis``, ``Section 3 A``."""
+_NUMBERED = re.compile(
+    rf"^\s*{_STRUCTURE}\b\.?\s*[\w.\-]*{_ADDED}\s*(?:[:.–—-]\s*(?P<title>.*))?$", re.IGNORECASE
+)
 _MIN_CHARS = 3
 
 
