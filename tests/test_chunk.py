@@ -430,3 +430,54 @@ def test_real_arbitration_rulings_have_three_parts(tok, shared_data):
         assert re.match(r"(Суд )?установила?:", reasoning), reasoning[:40]
         operative = group.filter(pl.col("heading") == "operative").sort("ordinal")["text"][0]
         assert operative.lower().startswith("определил"), operative[:40]
+
+
+# ------------------------------------------------------------------------------ context line in the budget
+def test_context_line_counts_in_the_budget_so_that_positives_fit(tok):
+    """With the context line put before each chunk (curate.positive_context), line + text stays within the
+    budget; without it, the text alone fills the budget (a positive would be cut at the model's length)."""
+    from lexqa.passages import positive_text
+
+    rng = random.Random(4)
+    text = "\n\n".join(" ".join(sentence(rng, WORDS_FR) for _ in range(6)) for _ in range(10))
+    path = ["Partie législative", "Livre Ier : Les relations individuelles de travail", "Titre III : Rupture"]
+    doc = docs_frame({"text": text, "title": "Code du travail", "path": path, "number": "L1234-9"})
+    settings = Settings(120, 16, 12)
+    plain, _ = chunk_documents(doc, Chunker(tok, settings), desc=None)
+    fitted, _ = chunk_documents(doc, Chunker(tok, settings, context_in_budget=True), desc=None)
+
+    ctx = fitted["context"][0]
+    reserved = n_tokens(tok, ctx)
+    assert 20 < reserved < 60
+    positives = [positive_text(c, t, True) for c, t in fitted.select("context", "text").iter_rows()]
+    assert max(n_tokens(tok, p) for p in positives) <= 120
+    assert max(fitted["n_tokens"]) <= 120 - reserved
+    assert max(n_tokens(tok, positive_text(ctx, t, True)) for t in plain["text"]) > 120
+    assert fitted.height > plain.height
+    # nothing lost either way: the pieces still cover the document
+    assert "".join(fitted["text"]).replace(" ", "")[:200] == text.replace("\n", "").replace(" ", "")[:200]
+
+
+def test_a_context_line_longer_than_half_the_budget_takes_half(tok):
+    long_path = [f"Section {i} : des dispositions particulières" for i in range(30)]
+    doc = docs_frame({"text": "Le salarié a droit à un préavis. " * 40, "path": long_path})
+    chunks, _ = chunk_documents(doc, Chunker(tok, Settings(100, 16, 12), context_in_budget=True), desc=None)
+    assert max(chunks["n_tokens"]) <= 50 and min(chunks["n_tokens"]) > 10
+
+
+@pytest.mark.parametrize("with_context", [True, False])
+def test_run_reserves_the_context_line_only_when_positives_carry_it(tmp_path, with_context):
+    rng = random.Random(2)
+    text = "\n\n".join(" ".join(sentence(rng, WORDS_FR) for _ in range(8)) for _ in range(8))
+    docs = docs_frame({"text": text, "path": ["Livre Ier : Des relations de travail"] * 3})
+    write_table(docs, tmp_path / "in" / "documents.parquet", DOCUMENTS)
+    params = _params().model_dump(mode="json") | {"curate": {"positive_context": with_context}}
+    run(parse_params(params), in_dir=tmp_path / "in", out_dir=tmp_path / "out")
+    saved = json.loads((tmp_path / "out" / "chunk_summary.json").read_text(encoding="utf-8"))
+    assert saved["context_in_budget"] is with_context
+    top = saved["tokens"]["max"]
+    reserved = n_tokens(
+        load_tokenizer(MODEL), read_table(tmp_path / "out" / "chunks.parquet", CHUNKS)["context"][0]
+    )
+    assert reserved > 15
+    assert (top <= 254 - reserved) if with_context else (top > 254 - reserved)

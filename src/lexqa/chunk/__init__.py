@@ -9,8 +9,10 @@ model's max sequence length minus the passage prompt and special tokens) and fol
   parts (:mod:`lexqa.chunk.parts`), then each part as above; no chunk spans two parts.
 
 ``document.text[char_start:char_end] == chunk.text`` for every chunk; ``context`` (code title and section
-path, or court and case number) is kept in its own column. Each document is tokenized once, in batches, and
-every span is counted from the token offsets.
+path, or court and case number) is kept in its own column. When ``curate.positive_context`` puts that line
+before the text to make the training positive, the line counts in the budget (up to half of it), so that
+positives fit the model too. Each document is tokenized once, in batches, and every span is counted from the
+token offsets.
 
 Memory: the stage reads ``documents.parquet`` part by part (:data:`PART_DOCS` documents, or one row group of
 ingest's) and writes ``chunks.parquet`` part by part (``tables.TableWriter``), keeping across parts only the
@@ -92,35 +94,57 @@ def units(text: str, kind: str) -> list[tuple[int, int, str]]:
 
 
 class Chunker:
-    """Chunks texts with one tokenizer and one set of sizes; see :func:`chunk_documents` for whole frames."""
+    """Chunks texts with one tokenizer and one set of sizes; see :func:`chunk_documents` for whole frames.
 
-    def __init__(self, tokenizer, settings: Settings) -> None:
+    ``context_in_budget``: each chunk's context line (and the blank line after it) counts in its budget, for
+    when the line is put before the chunk's text to make the training positive (``curate.positive_context``),
+    so that the positive still fits the model. A context line longer than half the budget takes only half.
+    """
+
+    def __init__(self, tokenizer, settings: Settings, context_in_budget: bool = False) -> None:
         self.encoder = Encoder(tokenizer)
         self.settings = settings
+        self.context_in_budget = context_in_budget
 
-    def pieces(self, text: str, kind: str, spans: TokenSpans) -> list[Piece]:
-        """Chunks of one tokenized text, in order."""
+    def pieces(
+        self, text: str, kind: str, spans: TokenSpans, settings: Settings | None = None
+    ) -> list[Piece]:
+        """Chunks of one tokenized text, in order (with ``settings``, or the chunker's)."""
+        settings = settings or self.settings
         if not text.strip():
             return []
         parts = units(text, kind)
-        if len(parts) == 1 and len(spans) <= self.settings.budget:  # the common case: no offsets needed
+        if len(parts) == 1 and len(spans) <= settings.budget:  # the common case: no offsets needed
             a, b = trim(text, 0, len(text))
             return [Piece(a, b, len(spans), parts[0][2])] if len(spans) else []
         out = []
         for a, b, heading in parts:
-            for start, end in split_unit(text, spans, a, b, self.settings):
+            for start, end in split_unit(text, spans, a, b, settings):
                 n = spans.count(start, end)
                 if n:
                     out.append(Piece(start, end, n, heading))
         return out
 
-    def chunk_texts(self, texts: list[str], kinds: list[str]) -> Iterator[list[Piece]]:
+    def context_tokens(self, contexts: list[str]) -> list[int]:
+        """Tokens each context line takes before a chunk (with the blank line after it); all 0 unless
+        ``context_in_budget``."""
+        if not self.context_in_budget:
+            return [0] * len(contexts)
+        lines = [f"{c}\n\n" if c else "" for c in contexts]
+        return [len(spans) for spans in self.encoder.encode(lines)]
+
+    def chunk_texts(
+        self, texts: list[str], kinds: list[str], reserved: list[int] | None = None
+    ) -> Iterator[list[Piece]]:
         """Chunks of each text, tokenizing in batches of at most :data:`BATCH` texts and :data:`BATCH_CHARS`
-        characters (the tokenizer's output costs hundreds of bytes a token while a batch is held)."""
+        characters (the tokenizer's output costs hundreds of bytes a token while a batch is held);
+        ``reserved[i]`` tokens of text ``i``'s budget are kept for its context line."""
+        reserved = reserved or [0] * len(texts)
         for i, j in _batches([len(t) for t in texts]):
             batch = texts[i:j]
-            for text, kind, spans in zip(batch, kinds[i:j], self.encoder.encode(batch), strict=True):
-                yield self.pieces(text, kind, spans)
+            encoded = self.encoder.encode(batch)
+            for text, kind, spans, n in zip(batch, kinds[i:j], encoded, reserved[i:j], strict=True):
+                yield self.pieces(text, kind, spans, self.settings.less(n))
 
 
 def _batches(lengths: list[int]) -> Iterator[tuple[int, int]]:
@@ -151,11 +175,17 @@ def chunk_documents(
     texts = [t or "" for t in docs["text"].to_list()]
     out: dict[str, list] = {c: [] for c in CHUNKS}
     rejects = []
-    pieces_iter = chunker.chunk_texts(texts, cols["kind"])
+    contexts = [
+        _context(
+            cols["kind"][i], cols["lang"][i], cols["title"][i], cols["path"][i], cols["number"][i], metas[i]
+        )
+        for i in range(len(texts))
+    ]
+    pieces_iter = chunker.chunk_texts(texts, cols["kind"], chunker.context_tokens(contexts))
     if desc is not None:
         pieces_iter = progress(pieces_iter, desc=desc, total=len(texts), unit="doc")
     for i, pieces in enumerate(pieces_iter):
-        doc_id, kind, text = cols["doc_id"][i], cols["kind"][i], texts[i]
+        doc_id, text = cols["doc_id"][i], texts[i]
         if not pieces:
             detail = f"{doc_id}: {len(text)} characters, no token to chunk"
             log.warning("%s: no_chunks — %s", doc_id, detail)
@@ -169,9 +199,7 @@ def chunk_documents(
                 }
             )
             continue
-        style = "ruling" if kind in RULING_KINDS else "article"
-        word = json.loads(metas[i] or "{}").get("article_word") if style == "article" else None
-        ctx = context(style, cols["lang"][i], cols["title"][i], cols["path"][i], cols["number"][i], word)
+        ctx = contexts[i]
         for ordinal, piece in enumerate(pieces):
             out["chunk_id"].append(f"{doc_id}#{ordinal}")
             out["doc_id"].append(doc_id)
@@ -186,6 +214,13 @@ def chunk_documents(
                 out[c].append(cols[c][i])
     chunks = pl.DataFrame(out, schema=CHUNKS) if out["chunk_id"] else empty(CHUNKS)
     return chunks, frame(rejects, REJECTS)
+
+
+def _context(kind: str, lang: str, title: str, path: list[str], number: str, meta: str | None) -> str:
+    """A document's context line (:func:`lexqa.chunk.context.context`) from its row."""
+    style = "ruling" if kind in RULING_KINDS else "article"
+    word = json.loads(meta or "{}").get("article_word") if style == "article" else None
+    return context(style, lang, title, path, number, word)
 
 
 def settings_for(params: Params) -> Settings:
@@ -220,6 +255,7 @@ class Totals:
     headings: Counter[str] = field(default_factory=Counter)
     whole: int = 0
     split: int = 0
+    context_in_budget: bool = False
 
     def add(self, docs: pl.DataFrame, chunks: pl.DataFrame) -> None:
         """Count one part: its documents and the chunks made of them (no document spans two parts)."""
@@ -239,6 +275,7 @@ def summarize(summary: StageSummary, totals: Totals, settings: Settings) -> None
     n = pl.Series("n_tokens", totals.n_tokens, dtype=pl.Int64)
     summary.rows_in, summary.rows_out = totals.docs, n.len()
     summary.extra["budget_tokens"] = settings.budget
+    summary.extra["context_in_budget"] = totals.context_in_budget
     summary.extra["tokens"] = (
         {
             "p50": int(n.quantile(0.5, "nearest")),
@@ -274,9 +311,9 @@ def run(
     chunk_summary.json in ``out_dir``, part by part (see the module docstring on memory)."""
     summary = StageSummary("chunk")
     settings = settings_for(params)
-    chunker = Chunker(load_tokenizer(params.model.name_or_path), settings)
+    chunker = Chunker(load_tokenizer(params.model.name_or_path), settings, params.curate.positive_context)
     out = Path(out_dir)
-    totals, rejects = Totals(), []
+    totals, rejects = Totals(context_in_budget=chunker.context_in_budget), []
     with TableWriter(out / "chunks.parquet", CHUNKS) as writer:
         parts = document_parts(Path(in_dir) / "documents.parquet")
         for docs in progress(parts, desc=f"chunk (parts of {PART_DOCS:,} documents)", unit="part"):

@@ -55,6 +55,20 @@ class Settings:
                 f"min_tokens must be >= 1 and below budget ({self.budget}), got {self.min_tokens}"
             )
 
+    def less(self, tokens: int) -> Settings:
+        """These sizes with ``tokens`` fewer in the budget (a context line put before each chunk), keeping at
+        least half of it; overlap and min_tokens shrink with it where they must.
+
+        >>> Settings(budget=256, overlap=32, min_tokens=24).less(40)
+        Settings(budget=216, overlap=32, min_tokens=24)
+        >>> Settings(budget=64, overlap=16, min_tokens=24).less(60)
+        Settings(budget=32, overlap=15, min_tokens=24)
+        """
+        budget = max(self.budget - tokens, self.budget // 2, 2)
+        if budget == self.budget:
+            return self
+        return Settings(budget, min(self.overlap, (budget - 1) // 2), min(self.min_tokens, budget - 1))
+
 
 def trim(text: str, a: int, b: int) -> tuple[int, int]:
     """``(a, b)`` narrowed to exclude leading and trailing whitespace (``a == b`` when nothing is left)."""

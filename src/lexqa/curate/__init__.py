@@ -476,7 +476,7 @@ def curate(
     if over:
         log.warning(
             "curate: %d positive(s) exceed the %d tokens %s reads: their end is cut when embedded "
-            "(the context line is not part of chunk.max_tokens; lower it or set positive_context: false)",
+            "(chunk.max_tokens is above what the model reads, or a context line took more than half of it)",
             over,
             budget,
             params.model.name_or_path,
