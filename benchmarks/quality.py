@@ -37,6 +37,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import polars as pl
 import yaml
 from support.quick import parse_args
 
@@ -138,8 +139,8 @@ def figures(work: Path) -> dict[str, Any]:
     out["bm25"] = metrics.get("bm25", {}).get("ndcg@10")
     train = json.loads((work / "data/processed/train_summary.json").read_text(encoding="utf-8"))
     out["pairs"] = train["train_pairs"]
-    styles = json.loads((work / "data/processed/generate_summary.json").read_text(encoding="utf-8"))
-    out["styles"] = styles.get("questions_by_style", {})
+    pairs = pl.read_parquet(work / "data/processed/pairs.parquet", columns=["style"])
+    out["styles"] = dict(pairs.group_by("style").len().sort("style").iter_rows())
     return out
 
 
@@ -169,7 +170,8 @@ def row(name: str, model: str, diff: dict[str, Any], fig: dict[str, Any], second
 
 
 HEADER = (
-    "| date, commit | run | base model | params that differ from params.yaml | training pairs (by style) "
+    "| date, commit | run | base model | params that differ from params.yaml "
+    "| training pairs (curated pairs by style: train + eval) "
     "| base nDCG@10 full / smallest dim | fine-tuned nDCG@10 by dim (full → smallest) | gain at full dim "
     "| BM25 | train / total min |\n"
     "| --- | --- | --- | --- | --- | ---: | --- | ---: | ---: | ---: |\n"
