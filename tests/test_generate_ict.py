@@ -75,6 +75,8 @@ def test_stage_with_ict_writes_questions_with_passages(tmp_path: Path) -> None:
     extra = frame([{**chunks.row(0, named=True), "chunk_id": "src:tiny#0", "text": "Oui."}], CHUNKS)
     pl.concat([chunks, extra]).write_parquet(tmp_path / "chunks.parquet")
     params = load_params(ROOT / "params.yaml")
+    only_ict = params.generate.offline.model_copy(update={"ict": 1, "title": 0, "keywords": 0, "citation": 0})
+    params = params.model_copy(update={"generate": params.generate.model_copy(update={"offline": only_ict})})
     generate.run(params, in_dir=tmp_path, out_dir=tmp_path, metrics_dir=tmp_path)
     questions = read_table(tmp_path / "questions.parquet", QUESTIONS)
     ok = questions.filter(pl.col("status") == "ok")

@@ -140,7 +140,11 @@ def test_stage_mixes_styles_and_counts_them(tmp_path):
     write_table(docs, tmp_path / "documents.parquet", DOCUMENTS)
     params = load_params(ROOT / "params.yaml")
     generate_params = params.generate.model_copy(
-        update={"offline": params.generate.offline.model_copy(update={"ict": 1, "title": 1, "citation": 1})}
+        update={
+            "offline": params.generate.offline.model_copy(
+                update={"ict": 1, "title": 1, "keywords": 0, "citation": 1}
+            )
+        }
     )
     params = params.model_copy(update={"generate": generate_params})
     summary = generate.run(params, in_dir=tmp_path, out_dir=tmp_path, metrics_dir=tmp_path)

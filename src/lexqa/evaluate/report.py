@@ -111,8 +111,8 @@ def metric_table(result: DatasetResult, dim: int) -> str:
 
 READING = [
     "- **eval split**: questions the pipeline's own generator wrote for documents kept out of training: how well "
-    "the model learned that kind of question. The offline `ict` questions are sentences of their passage, so "
-    "BM25 (word overlap) is near perfect on them.",
+    "the model learned that kind of question. The offline pseudo-queries are made of the corpus's own words (a "
+    "sentence of the passage, section titles, keywords), so BM25 (word overlap) does very well on them.",
     "- **benchmarks** (`evaluate.benchmarks`): questions written apart from the pipeline, the way people ask: "
     "what a user's question gets. The demo's `sample_questions` are written by the project, not by real users.",
 ]
