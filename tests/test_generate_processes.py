@@ -176,6 +176,16 @@ def test_an_interrupted_stage_stops_its_workers_gracefully(
             fh.write("returned\n")
 
     monkeypatch.setattr(processes, "_worker", recording_worker)
+    # Ctrl-C as a terminal sends it, whatever an earlier test in this worker left as the SIGINT handler
+    # (interrupt_main does nothing when SIGINT is ignored or at its default)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        _interrupt_a_busy_stage(tmp_path, key_env, exits)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _interrupt_a_busy_stage(tmp_path: Path, key_env: str, exits: Path) -> None:
     write_chunks(tmp_path / "chunks.parquet", 60)
     with LLMServer(api_key=key_env, latency_s=0.1) as server:
 

