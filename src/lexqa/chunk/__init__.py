@@ -255,7 +255,6 @@ class Totals:
     headings: Counter[str] = field(default_factory=Counter)
     whole: int = 0
     split: int = 0
-    context_in_budget: bool = False
 
     def add(self, docs: pl.DataFrame, chunks: pl.DataFrame) -> None:
         """Count one part: its documents and the chunks made of them (no document spans two parts)."""
@@ -275,7 +274,6 @@ def summarize(summary: StageSummary, totals: Totals, settings: Settings) -> None
     n = pl.Series("n_tokens", totals.n_tokens, dtype=pl.Int64)
     summary.rows_in, summary.rows_out = totals.docs, n.len()
     summary.extra["budget_tokens"] = settings.budget
-    summary.extra["context_in_budget"] = totals.context_in_budget
     summary.extra["tokens"] = (
         {
             "p50": int(n.quantile(0.5, "nearest")),
@@ -313,7 +311,7 @@ def run(
     settings = settings_for(params)
     chunker = Chunker(load_tokenizer(params.model.name_or_path), settings, params.curate.positive_context)
     out = Path(out_dir)
-    totals, rejects = Totals(context_in_budget=chunker.context_in_budget), []
+    totals, rejects = Totals(), []
     with TableWriter(out / "chunks.parquet", CHUNKS) as writer:
         parts = document_parts(Path(in_dir) / "documents.parquet")
         for docs in progress(parts, desc=f"chunk (parts of {PART_DOCS:,} documents)", unit="part"):
@@ -325,6 +323,7 @@ def run(
     for reason, n in rejected["reason"].value_counts().iter_rows():
         summary.reject(reason, n)
     summarize(summary, totals, settings)
+    summary.extra["context_in_budget"] = chunker.context_in_budget
     write_table(rejected, out / "chunk_rejects.parquet", REJECTS)
     summary.finish(out / "chunk_summary.json")
     return summary
