@@ -324,7 +324,7 @@ def test_positive_is_context_then_text_or_the_ict_passage():
             passage="Passage sans la phrase.",
         ),
     ]
-    pairs, _, _ = run_curate(CHUNKS_FR, questions)
+    pairs, _, _ = run_curate(CHUNKS_FR, questions, make_params(positive_context=True))
     positive = dict(pairs.select("chunk_id", "positive").iter_rows())
     assert positive["s:bail#0"] == f"Code civil > s:bail\n\n{FR['bail']}"
     assert positive["s:vente#0"] == "Code civil > s:vente\n\nPassage sans la phrase."

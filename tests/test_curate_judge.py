@@ -46,7 +46,7 @@ def judge_params(server: LLMServer, tmp_path, monkeypatch, **judge: Any):
     """Judge on, aimed at ``server``; the language filter is off so that English questions reach the judge."""
     monkeypatch.setenv("LEXQA_TEST_API_KEY", "test-key")
     base = generate_params(server, tmp_path / "cache", max_retries=1)
-    params = make_params(judge={"enabled": True, **judge}, language={"enabled": False})
+    params = make_params(judge={"enabled": True, **judge}, language={"enabled": False}, positive_context=True)
     return params.model_copy(update={"generate": base.generate})
 
 

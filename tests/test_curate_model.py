@@ -97,8 +97,8 @@ def test_model_filters_end_to_end_with_minilm():
     encoder = Embedder(ModelSpec.from_params(make_params().model), MemoryStore(), batch_size=8, label="base")
     params = make_params(
         semantic_dedup={"threshold": 0.95},
-        round_trip={"top_k": 1},
-        easiness={"drop_percent": 25},
+        round_trip={"enabled": True, "top_k": 1},
+        easiness={"enabled": True, "drop_percent": 25},
     )
     pairs, rejects, summary = run_curate(chunks, questions, params, encoder=encoder)
     by_reason = dict(rejects.select("origin", "reason").iter_rows())
@@ -128,8 +128,8 @@ def test_bm25_round_trip_and_easiness_need_no_model():
     ]
     params = make_params(
         semantic_dedup={"enabled": False},
-        round_trip={"top_k": 1, "retriever": "bm25"},
-        easiness={"drop_percent": 34, "retriever": "bm25"},
+        round_trip={"enabled": True, "top_k": 1, "retriever": "bm25"},
+        easiness={"enabled": True, "drop_percent": 34, "retriever": "bm25"},
         length={"min_tokens": 1},
     )
     pairs, rejects, summary = run_curate(chunks, questions, params)
@@ -145,6 +145,8 @@ def test_round_trip_with_both_retrievers_keeps_the_worse_rank():
     chunks = [chunk(f"s:{k}#0", v, lang="en", context=f"Civil code > {k}") for k, v in EN.items()]
     questions = [question("s:theft#0", "How many years of prison does theft carry?")]
     encoder = Embedder(ModelSpec.from_params(make_params().model), MemoryStore(), batch_size=8, label="base")
-    params = make_params(round_trip={"top_k": 10, "retriever": "both"}, easiness={"enabled": False})
+    params = make_params(
+        round_trip={"enabled": True, "top_k": 10, "retriever": "both"}, easiness={"enabled": False}
+    )
     pairs, _, summary = run_curate(chunks, questions, params, encoder=encoder)
     assert pairs["rank"].to_list() == [1] and summary.extra["embeddings"]["base encoded"] == 1 + 5

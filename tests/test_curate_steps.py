@@ -24,7 +24,7 @@ def test_the_summary_lists_the_enabled_filters_in_order():
     _, _, summary = run_curate(CHUNKS_FR, [])
     listed = summary.extra["filters"]
     assert list(listed) == [*TEXT_FILTERS, "question_near_dup"]  # the model filters are off in make_params
-    assert listed["length"] == "length 4–96 tokens"
+    assert listed["length"] == "length 2–96 tokens"
     assert listed["question_near_dup"] == "near-dup questions (Jaccard ≥ 0.85)"
     off = make_params(self_reference={"enabled": False}, question_near_dup={"enabled": False})
     _, _, summary = run_curate(CHUNKS_FR, [], off)
@@ -76,7 +76,7 @@ def test_a_new_filter_is_one_function_and_one_entry(monkeypatch, tmp_path):
     # the card of the split stage lists it too, through curate_summary.json
     card = card_after_curate_and_split(tmp_path)
     assert (
-        "- Curate filters: exact and near-dup chunks (Jaccard ≥ 0.8), length 4–96 tokens, no lessor, " in card
+        "- Curate filters: exact and near-dup chunks (Jaccard ≥ 0.8), length 2–96 tokens, no lessor, " in card
     )
 
 

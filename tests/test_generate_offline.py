@@ -56,7 +56,8 @@ def corpus() -> tuple[pl.DataFrame, pl.DataFrame]:
 
 
 def offline(**weights: float) -> GenerateParams:
-    return GenerateParams(offline={"ict": 0, **weights}, ict={"min_sentence_chars": 20})
+    none = dict.fromkeys(("ict", "title", "keywords", "citation"), 0)
+    return GenerateParams(offline={**none, **weights}, ict={"min_sentence_chars": 20})
 
 
 def test_section_titles_lose_their_numbering_and_go_deepest_first():
@@ -129,7 +130,7 @@ def test_backend_ict_is_renamed_with_a_clear_message():
     }
     with pytest.raises(ParamsError, match="'ict' is now the backend 'offline'"):
         parse_params(raw)
-    raw["generate"] = {"backend": "offline", "offline": {"ict": 0}}
+    raw["generate"] = {"backend": "offline", "offline": {"ict": 0, "title": 0, "keywords": 0, "citation": 0}}
     with pytest.raises(ParamsError, match="needs at least one style"):
         parse_params(raw)
 

@@ -20,8 +20,8 @@ from lexqa.tables import CHUNKS, CURATE_REJECTS, DOCUMENTS, PAIRS, SPLIT, frame,
 VOCAB = [f"terme{i}" for i in range(4000)]
 
 
-def make_params(cache_dir: Path | None = None, **split_section: Any) -> Params:
-    base = curate_params().model_dump(mode="json")
+def make_params(cache_dir: Path | None = None, context: bool = False, **split_section: Any) -> Params:
+    base = curate_params(positive_context=context).model_dump(mode="json")
     base["split"] = {"hard_negatives": {"enabled": False}, **split_section}
     if cache_dir is not None:
         base["embed"] = {"cache_dir": str(cache_dir)}
@@ -289,7 +289,10 @@ def test_eval_corpus_holds_every_distinct_chunk_and_qrels_follow_duplicates():
     dataset, summary = split(make_params(), pairs, chunks, curate_rejects=rejects)
     corpus = {row["_id"]: row for row in dataset.corpus}
     assert set(corpus) == set(chunks["chunk_id"]) - {"s:dup#0"}
-    assert corpus["s:lonely#0"]["text"] == f"Code civil > Article 1\n\n{lonely['text']}"
+    assert corpus["s:lonely#0"]["text"] == lonely["text"]  # encoded as the positives are: bare by default
+    with_context, _ = split(make_params(context=True), pairs, chunks, curate_rejects=rejects)
+    corpus_text = {row["_id"]: row["text"] for row in with_context.corpus}
+    assert corpus_text["s:lonely#0"] == f"Code civil > Article 1\n\n{lonely['text']}"
     assert all(row["title"] == "" for row in dataset.corpus)
     eval_ids = {q["_id"] for q in dataset.queries}
     assert {q for q, _, _ in dataset.qrels} == eval_ids

@@ -532,11 +532,11 @@ class OfflineParams(Section):
     with_llm: bool = Field(
         default=False, description="with an LLM backend, add these pseudo-queries to the LLM's questions"
     )
-    ict: float = Field(default=3, ge=0, le=20, description="sentences of the chunk (Inverse Cloze Task)")
-    title: float = Field(default=0, ge=0, le=20, description="section titles above the chunk, deepest first")
-    keywords: float = Field(default=0, ge=0, le=20, description="a few of the chunk's most distinctive words")
+    ict: float = Field(default=1, ge=0, le=20, description="sentences of the chunk (Inverse Cloze Task)")
+    title: float = Field(default=1, ge=0, le=20, description="section titles above the chunk, deepest first")
+    keywords: float = Field(default=1, ge=0, le=20, description="a few of the chunk's most distinctive words")
     citation: float = Field(
-        default=0, ge=0, le=20, description="sentences of the chunk citing an article, for the cited article"
+        default=1, ge=0, le=20, description="sentences of the chunk citing an article, for the cited article"
     )
 
     def weights(self) -> dict[str, float]:
@@ -621,7 +621,7 @@ class GenerateParams(Section):
         if backend == "ict":
             raise ValueError(
                 "'ict' is now the backend 'offline', with ict one of its styles: set backend: offline and "
-                "offline: {ict: 3} (or mix in title, keywords, citation)"
+                "offline: {ict: 3} (or mix in title, keywords, citation: the default is one of each)"
             )
         return backend
 
@@ -668,7 +668,7 @@ class LanguageFilterParams(Section):
 class LengthParams(Section):
     """Question length bounds, in tokens of ``model.name_or_path``'s tokenizer (special tokens excluded)."""
 
-    min_tokens: int = Field(default=4, ge=1, description="shorter questions are rejected as too_short")
+    min_tokens: int = Field(default=2, ge=1, description="shorter questions are rejected as too_short")
     max_tokens: int = Field(
         default=96,
         ge=2,
@@ -754,9 +754,10 @@ class SemanticDedupParams(Section):
 
 class RoundTripParams(Section):
     """Promptagator's round-trip consistency: the question's chunk must rank in the top k of all distinct
-    chunks for the question, by the base model, by BM25, or by both."""
+    chunks for the question, by the base model, by BM25, or by both. Off by default: measured on cdtn_dev, it
+    kept what the base model already finds (benchmarks/quality.md)."""
 
-    enabled: bool = True
+    enabled: bool = False
     top_k: int = Field(default=10, ge=1, description="rank (1 = best) the question's own chunk must reach")
     retriever: Literal["model", "bm25", "both"] = Field(
         default="model", description="who ranks: the base model, BM25, or both (the chunk must pass each)"
@@ -765,9 +766,10 @@ class RoundTripParams(Section):
 
 class EasinessParams(Section):
     """Drop the easiest pairs: those whose question–chunk similarity is highest (NVIDIA's retriever data
-    pipeline), by the base model's cosine or by BM25. Computed per language over the pairs still in then."""
+    pipeline), by the base model's cosine or by BM25. Computed per language over the pairs still in then. Off by
+    default, with the round trip (benchmarks/quality.md)."""
 
-    enabled: bool = True
+    enabled: bool = False
     drop_percent: float = Field(
         default=5.0,
         ge=0,
@@ -816,7 +818,7 @@ class CurateParams(Section):
     """The ``curate`` stage: quality filters, exact / near / semantic deduplication (see docs/curate.md)."""
 
     positive_context: bool = Field(
-        default=True,
+        default=False,
         description="the positive is the chunk's context line ('Code civil > … > Article 9'), a blank line, "
         "then its text; the same text goes into the evaluation corpus",
     )

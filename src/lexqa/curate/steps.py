@@ -9,7 +9,8 @@ Adding a filter is one step (a ``Curation`` method, usually calling a function o
 
     >>> from lexqa.config import parse_params
     >>> params = parse_params({"model": {"name_or_path": "m"}, "sources": [
-    ...     {"name": "s", "kind": "text", "path": "x", "lang": "fr", "domain": "d"}]})
+    ...     {"name": "s", "kind": "text", "path": "x", "lang": "fr", "domain": "d"}],
+    ...     "curate": {"round_trip": {"enabled": True}}})
     >>> [f.name for f in FILTERS][:3]
     ['chunk_dedup', 'language', 'length']
     >>> descriptions(params)["round_trip"]
