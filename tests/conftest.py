@@ -62,3 +62,17 @@ def german_pipeline(tmp_path_factory, worker_id):
         project = german_pipeline(tmp_path_factory.mktemp("german_pipeline"))
         built.write_text(json.dumps({"root": str(project.root), "log": project.log}), encoding="utf-8")
         return project
+
+
+@pytest.fixture(autouse=True)
+def _sigint_left_as_found():
+    """A test (or the stage it runs) must leave Ctrl-C working: SIGINT's handler as it found it. A stage that
+    left SIGINT ignored would make Ctrl-C useless in the notebook or shell that ran it."""
+    import signal
+
+    before = signal.getsignal(signal.SIGINT)
+    yield
+    after = signal.getsignal(signal.SIGINT)
+    if after is not before:
+        signal.signal(signal.SIGINT, before)
+        pytest.fail(f"SIGINT's handler was left changed: {before!r} -> {after!r}")
