@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 from pathlib import Path
 
 import pytest
@@ -68,8 +69,6 @@ def german_pipeline(tmp_path_factory, worker_id):
 def _sigint_left_as_found():
     """A test (or the stage it runs) must leave Ctrl-C working: SIGINT's handler as it found it. A stage that
     left SIGINT ignored would make Ctrl-C useless in the notebook or shell that ran it."""
-    import signal
-
     before = signal.getsignal(signal.SIGINT)
     yield
     after = signal.getsignal(signal.SIGINT)

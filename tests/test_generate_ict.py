@@ -12,7 +12,7 @@ from llm_server import write_chunks
 
 from lexqa import generate
 from lexqa.boundaries import split_sentences
-from lexqa.config import IctParams, load_params
+from lexqa.config import OFFLINE_STYLES, IctParams, load_params
 from lexqa.generate.ict import ict_pairs
 from lexqa.tables import CHUNKS, QUESTIONS, frame, read_table
 
@@ -75,7 +75,7 @@ def test_stage_with_ict_writes_questions_with_passages(tmp_path: Path) -> None:
     extra = frame([{**chunks.row(0, named=True), "chunk_id": "src:tiny#0", "text": "Oui."}], CHUNKS)
     pl.concat([chunks, extra]).write_parquet(tmp_path / "chunks.parquet")
     params = load_params(ROOT / "params.yaml")
-    only_ict = params.generate.offline.model_copy(update={"ict": 1, "title": 0, "keywords": 0, "citation": 0})
+    only_ict = params.generate.offline.model_copy(update={**dict.fromkeys(OFFLINE_STYLES, 0), "ict": 1})
     params = params.model_copy(update={"generate": params.generate.model_copy(update={"offline": only_ict})})
     generate.run(params, in_dir=tmp_path, out_dir=tmp_path, metrics_dir=tmp_path)
     questions = read_table(tmp_path / "questions.parquet", QUESTIONS)

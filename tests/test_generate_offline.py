@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 
 from lexqa import generate
-from lexqa.config import GenerateParams, ParamsError, load_params, parse_params
+from lexqa.config import OFFLINE_STYLES, GenerateParams, ParamsError, load_params, parse_params
 from lexqa.generate.citations import masked, references
 from lexqa.generate.keywords import KeywordIndex
 from lexqa.generate.offline import OfflineGenerator
@@ -56,8 +56,9 @@ def corpus() -> tuple[pl.DataFrame, pl.DataFrame]:
 
 
 def offline(**weights: float) -> GenerateParams:
-    none = dict.fromkeys(("ict", "title", "keywords", "citation"), 0)
-    return GenerateParams(offline={**none, **weights}, ict={"min_sentence_chars": 20})
+    return GenerateParams(
+        offline={**dict.fromkeys(OFFLINE_STYLES, 0), **weights}, ict={"min_sentence_chars": 20}
+    )
 
 
 def test_section_titles_lose_their_numbering_and_go_deepest_first():
@@ -130,7 +131,7 @@ def test_backend_ict_is_renamed_with_a_clear_message():
     }
     with pytest.raises(ParamsError, match="'ict' is now the backend 'offline'"):
         parse_params(raw)
-    raw["generate"] = {"backend": "offline", "offline": {"ict": 0, "title": 0, "keywords": 0, "citation": 0}}
+    raw["generate"] = {"backend": "offline", "offline": dict.fromkeys(OFFLINE_STYLES, 0)}
     with pytest.raises(ParamsError, match="needs at least one style"):
         parse_params(raw)
 
