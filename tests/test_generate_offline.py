@@ -55,7 +55,7 @@ def corpus() -> tuple[pl.DataFrame, pl.DataFrame]:
     return frame(chunks, CHUNKS), frame(docs, DOCUMENTS)
 
 
-def offline(**weights: float) -> GenerateParams:
+def offline(**weights: float | str) -> GenerateParams:
     return GenerateParams(
         offline={**dict.fromkeys(OFFLINE_STYLES, 0), **weights}, ict={"min_sentence_chars": 20}
     )
@@ -123,6 +123,23 @@ def test_fractional_weights_are_chances_and_failures_say_why():
     }
 
 
+def test_draw_one_gives_each_chunk_one_query_by_weight_falling_back_to_a_style_that_has_one():
+    chunks, docs = corpus()
+    gen = OfflineGenerator(chunks, docs, offline(title=3, keywords=1, draw="one"), seed=0)
+    firsts = [gen.order(f"c{i}")[0] for i in range(400)]
+    assert 250 < firsts.count("title") < 350  # a chance of 3 in 4
+    assert sorted(gen.order("c0")) == ["keywords", "title"] and gen.order("c0") == gen.order("c0")
+    rows = list(gen.rows(chunks))
+    assert sorted(r["chunk_id"] for r in rows) == sorted(chunks["chunk_id"])  # one each, none failed
+    assert {r["style"] for r in rows if r["chunk_id"] == "ct:L4#0"} == {"keywords"}  # L4 has no title
+    assert gen.not_drawn == 0
+    only_l4 = chunks.filter(pl.col("doc_id") == "ct:L4")
+    failed = list(
+        OfflineGenerator(chunks, docs, offline(title=1, citation=1, draw="one"), seed=0).rows(only_l4)
+    )
+    assert {r["question_id"] for r in failed} == {"ct:L4#0:title:failed", "ct:L4#0:citation:failed"}
+
+
 def test_backend_ict_is_renamed_with_a_clear_message():
     raw = {
         "model": {"name_or_path": "m"},
@@ -154,6 +171,7 @@ def test_stage_mixes_styles_and_counts_them(tmp_path):
     styles = summary.extra["questions_by_style"]
     assert set(styles) == {"ict", "title", "citation"} and sum(styles.values()) == summary.rows_out
     assert summary.extra["offline"]["styles per chunk"] == {"ict": 1, "title": 1, "citation": 1}
+    assert summary.extra["offline"]["draw"] == "each"
     assert questions["question_id"].is_unique().all()
     saved = json.loads((tmp_path / "generate_summary.json").read_text(encoding="utf-8"))
     assert saved["questions_by_style"] == styles

@@ -527,10 +527,17 @@ OFFLINE_STYLES = ("ict", "title", "keywords", "citation")
 
 class OfflineParams(Section):
     """Offline pseudo-queries per chunk, by style (``backend: offline``, or added to an LLM backend's questions
-    with ``with_llm``). A fraction is a chance: 0.5 gives every other chunk one, on average."""
+    with ``with_llm``). With ``draw: each`` a weight is a count per chunk and a fraction a chance (0.5 gives
+    every other chunk one, on average); with ``draw: one`` every chunk gets one pseudo-query and the weights
+    are the chances of its style."""
 
     with_llm: bool = Field(
         default=False, description="with an LLM backend, add these pseudo-queries to the LLM's questions"
+    )
+    draw: Literal["each", "one"] = Field(
+        default="each",
+        description="each: every style drawn on its own (weight = count per chunk); one: one pseudo-query per "
+        "chunk, its style drawn by weight among those that give the chunk one",
     )
     ict: float = Field(default=1, ge=0, le=20, description="sentences of the chunk (Inverse Cloze Task)")
     title: float = Field(default=1, ge=0, le=20, description="section titles above the chunk, deepest first")

@@ -135,6 +135,7 @@ def run(
         rows += offline.rows(chunks)
         summary.extra["offline"] = {
             "styles per chunk": offline.weights,
+            "draw": g.offline.draw,
             "chunks_not_drawn": offline.not_drawn,
         }
     questions = frame(rows, QUESTIONS)

@@ -1,7 +1,7 @@
 """Backend ``offline``: pseudo-queries taken from the corpus itself, no LLM, mixed by style.
 
 ``generate.offline`` says how many of each style a chunk gets (a fraction is a chance, drawn per chunk with the
-run's seed):
+run's seed), or, with ``draw: one``, the chance of each style for the chunk's one pseudo-query:
 
 - ``ict`` (:mod:`.ict`): one of its sentences, usually cut from the passage (Lee et al. 2019);
 - ``title`` (:mod:`.titles`): the section titles above it (Chang et al. 2020, title/body);
@@ -12,7 +12,8 @@ run's seed):
 Rows follow ``tables.QUESTIONS`` with backend and model ``offline``; ids are ``<chunk_id>:<style>:<k>`` (a
 citation's ``k`` names the citing chunk). A chunk that drew at least one pseudo-query but got none from any
 style gets a failure row per style drawn, saying why (``no_sentence``, ``no_title``, ``no_keywords``,
-``no_citation``); the summary counts chunks that drew nothing (``chunks_not_drawn``)::
+``no_citation``); the summary counts chunks that drew nothing (``chunks_not_drawn``, always 0 with ``draw: one``,
+where a style that gives the chunk nothing yields to the next one drawn)::
 
     >>> from lexqa.config import GenerateParams
     >>> params = GenerateParams(offline={"ict": 0, "title": 1, "keywords": 1})
@@ -22,6 +23,9 @@ style gets a failure row per style drawn, saying why (``no_sentence``, ``no_titl
     ...                      "path": [["Livre Ier", "Chapitre II : Démission"]]})
     >>> [(r["style"], r["question"]) for r in OfflineGenerator(chunks, docs, params, seed=0).rows(chunks)]
     [('title', 'Démission'), ('keywords', 'salarié respecte préavis')]
+    >>> one = GenerateParams(offline={"ict": 0, "title": 1, "keywords": 1, "draw": "one"})
+    >>> len(list(OfflineGenerator(chunks, docs, one, seed=0).rows(chunks)))
+    1
 """
 
 from __future__ import annotations
@@ -102,19 +106,36 @@ class OfflineGenerator:
         extra = random.Random(f"{self.seed}:{chunk_id}:{style}:count").random() < weight - whole
         return whole + int(extra)
 
+    def order(self, chunk_id: str) -> list[str]:
+        """``draw: one``: the styles in the order the chunk tries them, a weighted draw without replacement
+        (Efraimidis and Spirakis 2006: each style's key is ``u ** (1 / weight)``, highest first)."""
+        rng = random.Random(f"{self.seed}:{chunk_id}:one")
+        keys = {style: rng.random() ** (1 / weight) for style, weight in self.weights.items()}
+        return sorted(keys, key=keys.__getitem__, reverse=True)
+
+    def drawn(self, chunk_id: str) -> dict[str, int]:
+        """The styles the chunk tries, with how many of each: every style by its own draw (``draw: each``),
+        or all of them, one each, in :meth:`order` (``draw: one``: the first that gives one is kept)."""
+        if self.params.offline.draw == "one":
+            return dict.fromkeys(self.order(chunk_id), 1)
+        counts = {style: self.count(chunk_id, style) for style in self.weights}
+        return {s: n for s, n in counts.items() if n}
+
     def rows(self, selected: pl.DataFrame) -> Iterator[dict[str, Any]]:
         """``QUESTIONS`` rows for the ``selected`` chunks."""
+        one = self.params.offline.draw == "one"
         for chunk_id, doc_id, text, lang, source in selected.select(
             "chunk_id", "doc_id", "text", "lang", "source"
         ).iter_rows():
-            counts = {style: self.count(chunk_id, style) for style in self.weights}
-            drawn = {s: n for s, n in counts.items() if n}
+            drawn = self.drawn(chunk_id)
             if not drawn:
                 self.not_drawn += 1
                 continue
             made = []
             for style, n in drawn.items():
                 made += list(self._style(style, n, chunk_id, doc_id, text or "", lang, source))
+                if made and one:
+                    break
             if made:
                 yield from made
                 continue
