@@ -3,12 +3,22 @@ embeddings, then end to end with the packaged all-MiniLM-L6-v2 on a handful of E
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import polars as pl
 import pytest
 from test_curate import chunk, make_params, question, run_curate
 
-from lexqa.curate.model_filters import easiness, ranks, round_trip, semantic_duplicates
+from lexqa.curate.model_filters import (
+    MARGIN,
+    easiness,
+    ranks,
+    round_trip,
+    semantic_duplicates,
+    threshold_margin,
+    unrelated_cosine,
+)
 from lexqa.embed import Embedder, MemoryStore, ModelSpec
 
 
@@ -82,7 +92,19 @@ EN = {
 
 
 @pytest.mark.slow
-def test_model_filters_end_to_end_with_minilm():
+def test_unrelated_cosine_shows_a_compressed_model_where_a_fixed_threshold_is_too_loose():
+    rng = np.random.default_rng(0)
+    spread = unit(*rng.normal(size=(300, 32)).tolist())  # directions all over: unrelated ≈ 0
+    shared = np.ones(32) * 0.4
+    compressed = unit(*(shared + rng.normal(size=(300, 32)) * 0.1).tolist())  # all near one direction
+    assert abs(unrelated_cosine(spread)) < 0.05 and unrelated_cosine(compressed) > 0.8
+    assert unrelated_cosine(spread, seed=1) != unrelated_cosine(spread, seed=2)
+    assert np.isnan(unrelated_cosine(spread[:1]))
+    assert threshold_margin(0.95, unrelated_cosine(spread)) > MARGIN
+    assert threshold_margin(0.95, unrelated_cosine(compressed)) < MARGIN
+
+
+def test_model_filters_end_to_end_with_minilm(caplog):
     chunks = [chunk(f"s:{k}#0", v, lang="en", context=f"Civil code > {k}") for k, v in EN.items()]
     questions = [
         question("s:lease#0", "What must a landlord do for the tenant during the lease?"),
@@ -116,6 +138,22 @@ def test_model_filters_end_to_end_with_minilm():
     assert pairs["cosine"].is_not_null().all()
     # every distinct text encoded once: 6 questions, 5 chunks (with context), 3 positives are chunks already
     assert summary.extra["embeddings"]["base encoded"] == encoder.encoded == 6 + 5
+    assert 0 < summary.extra["unrelated_question_cosine"]["en"] < 0.5  # MiniLM: 0.95 is far from it
+    assert "keeps them apart" not in caplog.text
+
+
+def test_a_semantic_threshold_near_the_cosine_of_unrelated_questions_is_warned_about(caplog):
+    chunks = [chunk(f"s:{k}#0", v, lang="en") for k, v in EN.items()]
+    questions = [question(f"s:{k}#0", f"What does the {k} article say?") for k in EN]
+    encoder = Embedder(ModelSpec.from_params(make_params().model), MemoryStore(), batch_size=8, label="base")
+    params = make_params(semantic_dedup={"threshold": 0.5})
+    _, _, summary = run_curate(chunks, questions, params, encoder=encoder)
+    unrelated = summary.extra["unrelated_question_cosine"]["en"]
+    assert threshold_margin(0.5, unrelated) < MARGIN
+    (warning,) = [r.getMessage() for r in caplog.records if "keeps them apart" in r.getMessage()]
+    assert "threshold 0.500" in warning
+    suggested = float(re.search(r"; (\d\.\d+) or more keeps them apart", warning).group(1))
+    assert suggested == pytest.approx(unrelated + MARGIN * (1 - unrelated), abs=0.002) and suggested > 0.5
 
 
 def test_bm25_round_trip_and_easiness_need_no_model():

@@ -29,6 +29,7 @@ The positive of a pair is the chunk's text, preceded by its context line and a b
 from __future__ import annotations
 
 import logging
+import math
 from pathlib import Path
 
 import numpy as np
@@ -338,9 +339,31 @@ class Curation:
             self.summary.extra["embeddings"] = encoding_stats([self.encoder])
 
     def semantic_duplicates(self) -> None:
-        """``semantic_duplicate_question``: base-model cosine with an earlier question of its language."""
+        """``semantic_duplicate_question``: base-model cosine with an earlier question of its language. The
+        summary records, per language, how alike unrelated questions look to the model; a threshold too close
+        to that is warned about, with the threshold that would sit where :data:`model_filters.MARGIN` says."""
         threshold = self.params.curate.semantic_dedup.threshold
-        self.drop(model_filters.semantic_duplicates(self.live, self.question_vectors(), threshold))
+        vectors = self.question_vectors()
+        langs = self.live["lang"].to_numpy()
+        unrelated = {}
+        for lang in sorted(set(langs.tolist())):
+            mean = model_filters.unrelated_cosine(vectors[langs == lang], self.params.seed)
+            if math.isnan(mean):
+                continue
+            unrelated[lang] = round(mean, 3)
+            if model_filters.threshold_margin(threshold, mean) < model_filters.MARGIN:
+                log.warning(
+                    "curate: unrelated %s questions have a cosine of %.3f on average under %s, so "
+                    "curate.semantic_dedup.threshold %.3f also rejects distinct questions as paraphrases; "
+                    "%.3f or more keeps them apart (docs/curate.md)",
+                    lang,
+                    mean,
+                    self.params.model.name_or_path,
+                    threshold,
+                    mean + model_filters.MARGIN * (1 - mean),
+                )
+        self.summary.extra["unrelated_question_cosine"] = unrelated
+        self.drop(model_filters.semantic_duplicates(self.live, vectors, threshold))
 
     def _languages(self) -> tuple[str, ...]:
         return tuple(sorted(set(self.chunks["lang"].drop_nulls().to_list())))

@@ -72,6 +72,43 @@ def easiness(
     return rejected(ids, "too_easy", details, scores)
 
 
+UNRELATED_PAIRS = 20_000
+"""Random question pairs sampled per language to measure how similar unrelated questions look."""
+
+MARGIN = 0.85
+"""How far the semantic dedup threshold should at least sit from the cosine of unrelated questions towards 1:
+``(threshold - unrelated) / (1 - unrelated)``. all-MiniLM-L6-v2's 0.95 sits at 0.93 on the Code du travail
+(unrelated questions: 0.289) and at 0.89 on the demo's Russian (0.560); multilingual-e5-small's cosines are
+compressed (0.834 on the code), so 0.95 sits at 0.70 there and rejects 14 times as many questions, most of
+them distinct (docs/curate.md)."""
+
+
+def unrelated_cosine(embeddings: np.ndarray, seed: int = 0) -> float:
+    """Mean cosine between random pairs of distinct rows (:data:`UNRELATED_PAIRS` of them): how alike two
+    unrelated questions look to the model; NaN under two rows.
+
+    >>> vectors = np.array([[1.0, 0.0], [0.0, 1.0], [0.6, 0.8]], dtype=np.float32)
+    >>> 0.4 < unrelated_cosine(vectors) < 0.6
+    True
+    """
+    n = len(embeddings)
+    if n < 2:
+        return math.nan
+    rng = np.random.default_rng(seed)
+    a = rng.integers(0, n, UNRELATED_PAIRS)
+    b = (a + rng.integers(1, n, UNRELATED_PAIRS)) % n
+    return float(np.einsum("ij,ij->i", embeddings[a], embeddings[b]).mean())
+
+
+def threshold_margin(threshold: float, unrelated: float) -> float:
+    """Where ``threshold`` sits between the cosine of unrelated questions (0) and 1 (1).
+
+    >>> round(threshold_margin(0.95, 0.834), 2), round(threshold_margin(0.95, 0.289), 2)
+    (0.7, 0.93)
+    """
+    return (threshold - unrelated) / (1 - unrelated) if unrelated < 1 else 0.0
+
+
 def semantic_duplicates(live: pl.DataFrame, embeddings: np.ndarray, threshold: float) -> pl.DataFrame:
     """``semantic_duplicate_question``: within a language, a question whose cosine with an earlier kept
     question reaches ``threshold`` (greedy in input order, so the first of a group of paraphrases is kept)."""
