@@ -91,7 +91,6 @@ EN = {
 }
 
 
-@pytest.mark.slow
 def test_unrelated_cosine_shows_a_compressed_model_where_a_fixed_threshold_is_too_loose():
     rng = np.random.default_rng(0)
     spread = unit(*rng.normal(size=(300, 32)).tolist())  # directions all over: unrelated ≈ 0
@@ -104,6 +103,7 @@ def test_unrelated_cosine_shows_a_compressed_model_where_a_fixed_threshold_is_to
     assert threshold_margin(0.95, unrelated_cosine(compressed)) < MARGIN
 
 
+@pytest.mark.slow
 def test_model_filters_end_to_end_with_minilm(caplog):
     chunks = [chunk(f"s:{k}#0", v, lang="en", context=f"Civil code > {k}") for k, v in EN.items()]
     questions = [
@@ -142,6 +142,7 @@ def test_model_filters_end_to_end_with_minilm(caplog):
     assert "keeps them apart" not in caplog.text
 
 
+@pytest.mark.slow
 def test_a_semantic_threshold_near_the_cosine_of_unrelated_questions_is_warned_about(caplog):
     chunks = [chunk(f"s:{k}#0", v, lang="en") for k, v in EN.items()]
     questions = [question(f"s:{k}#0", f"What does the {k} article say?") for k in EN]

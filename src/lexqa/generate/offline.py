@@ -82,6 +82,7 @@ class OfflineGenerator:
         self.params = params
         self.seed = seed
         self.weights = params.offline.weights()
+        self.one = params.offline.draw == "one"
         self.row_of = {cid: i for i, cid in enumerate(chunks["chunk_id"].to_list())}
         self.path = dict(documents.select("doc_id", "path").iter_rows())
         numbered = documents.filter(pl.col("number").is_not_null())
@@ -116,14 +117,13 @@ class OfflineGenerator:
     def drawn(self, chunk_id: str) -> dict[str, int]:
         """The styles the chunk tries, with how many of each: every style by its own draw (``draw: each``),
         or all of them, one each, in :meth:`order` (``draw: one``: the first that gives one is kept)."""
-        if self.params.offline.draw == "one":
+        if self.one:
             return dict.fromkeys(self.order(chunk_id), 1)
         counts = {style: self.count(chunk_id, style) for style in self.weights}
         return {s: n for s, n in counts.items() if n}
 
     def rows(self, selected: pl.DataFrame) -> Iterator[dict[str, Any]]:
         """``QUESTIONS`` rows for the ``selected`` chunks."""
-        one = self.params.offline.draw == "one"
         for chunk_id, doc_id, text, lang, source in selected.select(
             "chunk_id", "doc_id", "text", "lang", "source"
         ).iter_rows():
@@ -134,7 +134,7 @@ class OfflineGenerator:
             made = []
             for style, n in drawn.items():
                 made += list(self._style(style, n, chunk_id, doc_id, text or "", lang, source))
-                if made and one:
+                if made and self.one:
                     break
             if made:
                 yield from made
