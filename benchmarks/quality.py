@@ -16,6 +16,13 @@ model's again::
     .venv/bin/python benchmarks/quality.py --name e5 --model /tmp/e5-small-local \\
         --set model.query_prompt="'query: '" --set model.passage_prompt="'passage: '"
     .venv/bin/python benchmarks/quality.py --quick      # the bundled sample and a tiny benchmark; no row kept
+    .venv/bin/python benchmarks/quality.py --compare baseline titles    # is one run better than another?
+
+Each run keeps its per-query results (``data/cache/quality/<name>/queries.parquet``, from the evaluate stage's
+``evaluate_queries.parquet``). The row's gain carries a 95 % interval that resamples ``cdtn_dev``'s requests
+(:mod:`support.bootstrap`: a request's query variants move together), and ``--compare A B`` prints, at each
+dimension, the fine-tuned models' difference with its interval: a difference whose interval holds 0 is not
+one this benchmark can see.
 
 ``--model`` is a second base model, e.g. the offline multilingual-e5-small that ``../shared/tools/e5local`` makes
 (its README says how; users download the real ``intfloat/multilingual-e5-small`` from the hub). Never train on
@@ -39,6 +46,7 @@ from typing import Any
 
 import polars as pl
 import yaml
+from support.bootstrap import difference_interval, ratio_interval
 from support.quick import parse_args
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -47,6 +55,9 @@ CODE = SHARED / "fr_code_travail"
 BENCH = SHARED / "benchmarks/cdtn_dev"
 REPORT = ROOT / "benchmarks/quality.md"
 STAGES = ["ingest", "chunk", "generate", "curate", "split", "train", "evaluate"]
+PER_QUERY = Path("data/processed/evaluate_queries.parquet")
+KEPT_QUERIES = "queries.parquet"
+"""The benchmark's rows of the per-query table, kept in the run's folder after ``data/`` is removed."""
 NOT_COMPARED = {"sources", "evaluate", "embed"}
 """Sections set by the script itself, never reported as a difference."""
 
@@ -130,6 +141,45 @@ def run_stage(work: Path, stage: str) -> float:
     return time.perf_counter() - started
 
 
+def dense_scores(queries: pl.DataFrame, system: str, dim: int) -> pl.DataFrame:
+    """``query_id``, ``ndcg_at_10`` of one model at one dimension, by query id."""
+    rows = queries.filter(pl.col("system") == system, pl.col("dim") == dim)
+    return rows.select("query_id", "ndcg_at_10").sort("query_id")
+
+
+def gain_interval(queries: pl.DataFrame, dim: int) -> tuple[float, float]:
+    """95 % interval of fine-tuned / base nDCG@10 at ``dim``, resampling requests."""
+    base, tuned = dense_scores(queries, "base", dim), dense_scores(queries, "finetuned", dim)
+    return ratio_interval(tuned["query_id"].to_list(), tuned["ndcg_at_10"], base["ndcg_at_10"])
+
+
+def run_folder(name: str) -> Path:
+    """A run's folder: a path, or a name under data/cache/quality/."""
+    return Path(name) if Path(name).is_dir() else ROOT / "data/cache/quality" / name
+
+
+def compare(first: str, second: str) -> None:
+    """Print, at each dimension, the fine-tuned nDCG@10 of two runs and their difference with its interval."""
+    runs = []
+    for name in (first, second):
+        path = run_folder(name) / KEPT_QUERIES
+        if not path.exists():
+            sys.exit(f"{path} not found: runs keep their per-query results since this option exists")
+        runs.append(pl.read_parquet(path))
+    dims = sorted(set(runs[0].drop_nulls("dim")["dim"]) & set(runs[1].drop_nulls("dim")["dim"]), reverse=True)
+    print(f"fine-tuned nDCG@10 on cdtn_dev, {first} vs {second} (95 % interval resampling requests)")
+    print(f"  {'dim':>4}  {first[:14]:>14}  {second[:14]:>14}  difference  interval")
+    for dim in dims:
+        a, b = (dense_scores(r, "finetuned", dim) for r in runs)
+        if a["query_id"].to_list() != b["query_id"].to_list():
+            sys.exit("the two runs were evaluated on different queries")
+        low, high = difference_interval(a["query_id"].to_list(), a["ndcg_at_10"], b["ndcg_at_10"])
+        mean_a, mean_b = a["ndcg_at_10"].mean(), b["ndcg_at_10"].mean()
+        print(
+            f"  {dim:>4}  {mean_a:14.3f}  {mean_b:14.3f}  {mean_a - mean_b:+10.3f}  {low:+.3f} to {high:+.3f}"
+        )
+
+
 def figures(work: Path) -> dict[str, Any]:
     metrics = json.loads((work / "metrics/eval.json").read_text(encoding="utf-8"))["cdtn_dev"]
     out = {
@@ -141,6 +191,9 @@ def figures(work: Path) -> dict[str, Any]:
     out["pairs"] = train["train_pairs"]
     pairs = pl.read_parquet(work / "data/processed/pairs.parquet", columns=["style"])
     out["styles"] = dict(pairs.group_by("style").len().sort("style").iter_rows())
+    queries = pl.read_parquet(work / PER_QUERY).filter(pl.col("dataset") == "cdtn_dev")
+    queries.write_parquet(work / KEPT_QUERIES)
+    out["interval"] = gain_interval(queries, max(out["finetuned"]))
     return out
 
 
@@ -160,11 +213,12 @@ def row(name: str, model: str, diff: dict[str, Any], fig: dict[str, Any], second
     )
     styles = ", ".join(f"{k} {v:,}" for k, v in fig["styles"].items())
     total = sum(seconds.values()) / 60
+    low, high = fig["interval"]
     return (
         f"| {dt.date.today().isoformat()} {commit()} | {name} | {Path(model).name} | {changes} "
         f"| {fig['pairs']:,} ({styles}) "
         f"| {fig['base'][full]:.3f} / {fig['base'][min(dims)]:.3f} | {tuned} "
-        f"| {fig['finetuned'][full] / fig['base'][full]:.2f}x | {fig['bm25']:.3f} "
+        f"| {fig['finetuned'][full] / fig['base'][full]:.2f}x ({low:.2f}–{high:.2f}) | {fig['bm25']:.3f} "
         f"| {seconds['train'] / 60:.0f} / {total:.0f} |"
     )
 
@@ -172,7 +226,8 @@ def row(name: str, model: str, diff: dict[str, Any], fig: dict[str, Any], second
 HEADER = (
     "| date, commit | run | base model | params that differ from params.yaml "
     "| training pairs (curated pairs by style: train + eval) "
-    "| base nDCG@10 full / smallest dim | fine-tuned nDCG@10 by dim (full → smallest) | gain at full dim "
+    "| base nDCG@10 full / smallest dim | fine-tuned nDCG@10 by dim (full → smallest) "
+    "| gain at full dim (95 % interval) "
     "| BM25 | train / total min |\n"
     "| --- | --- | --- | --- | --- | ---: | --- | ---: | ---: | ---: |\n"
 )
@@ -198,7 +253,13 @@ def main() -> None:
     parser.add_argument("--work", help="work folder (default: data/cache/quality/<name>)")
     parser.add_argument("--keep", action="store_true", help="keep the work folder (the model, the tables)")
     parser.add_argument("--report", default=str(REPORT), help="the Markdown file the row is appended to")
+    parser.add_argument(
+        "--compare", nargs=2, metavar=("RUN", "RUN"), help="compare two kept runs (names or folders) and exit"
+    )
     args = parse_args(parser, "the bundled sample, 6 chunks, a 4-query benchmark; no row kept")
+    if args.compare:
+        compare(*args.compare)
+        return
     if not args.quick and not (CODE.is_dir() and BENCH.is_dir()):
         sys.exit(f"{CODE} or {BENCH} not found: they live in ../shared/data (or run with --quick)")
     if args.quick:
@@ -237,6 +298,7 @@ def main() -> None:
         print(f"  {which:<18} {'  '.join(f'{fig[which][d]:6.3f}' for d in dims)}")
     print(f"  {'bm25':<18} {fig['bm25']:6.3f}")
     print(f"gain at {dims[0]}: {fig['finetuned'][dims[0]] / fig['base'][dims[0]]:.2f}x")
+    print("  95 % interval, resampling requests: {:.2f}x to {:.2f}x".format(*fig["interval"]))
     if args.quick:
         print(f"row (not kept, --quick):\n{line}")
         shutil.rmtree(args.cache, ignore_errors=True)

@@ -16,7 +16,7 @@ from tiny_model import build_tiny_model, write_tiny_dataset
 from lexqa.config import ParamsError, parse_params
 from lexqa.embed import Embedder, MemoryStore, ModelSpec
 from lexqa.evaluate import load_beir, run
-from lexqa.evaluate.metrics import GRADED_NDCG, METRICS, ir_metrics, top_k
+from lexqa.evaluate.metrics import GRADED_NDCG, METRICS, ir_metrics, per_query, top_k
 from lexqa.evaluate.report import dim_table
 from lexqa.evaluate.retrieval import dense_metrics, metrics_of, rank_bm25
 from lexqa.lexical import tokenize
@@ -209,6 +209,22 @@ def test_dense_metrics_equal_sentence_transformers_evaluator(tiny, tmp_path):
             assert ours[dim][name] == pytest.approx(st[f"cosine_{name}"], abs=1e-4), (dim, name)
 
 
+def test_per_query_ndcg_averages_to_the_headline_and_finds_the_first_hit():
+    rng = np.random.default_rng(0)
+    ranked = np.stack([rng.permutation(150)[:100] for _ in range(40)])
+    relevance = [
+        {int(c): 1.0 for c in rng.choice(150, size=int(rng.integers(1, 4)), replace=False)} for _ in range(40)
+    ]
+    grades = [[1.0] * (len(r) + q % 2) for q, r in enumerate(relevance)]  # odd queries: one passage missing
+    ndcg, first = per_query(ranked, relevance, grades)
+    assert ndcg.mean() == pytest.approx(ir_metrics(ranked, relevance, grades)["ndcg@10"])
+    for q in range(40):
+        ranks = [i + 1 for i, c in enumerate(ranked[q]) if int(c) in relevance[q]]
+        assert first[q] == (ranks[0] if ranks else 0)
+    short = per_query(np.array([[1]]), [{0: 1.0}], [[1.0]])  # a corpus of two: padded, nothing relevant found
+    assert short[0].tolist() == [0.0] and short[1].tolist() == [0]
+
+
 # ------------------------------------------------------------------------------------------- the stage
 def test_evaluate_stage_end_to_end(tiny, tmp_path, capsys):
     write_tiny_dataset(tmp_path / "data/processed/dataset")
@@ -247,6 +263,19 @@ def test_evaluate_stage_end_to_end(tiny, tmp_path, capsys):
     assert sorted(rejects["reason"].to_list()) == ["malformed_json", "unknown_query"]
     summary = json.loads((tmp_path / "data/processed/evaluate_summary.json").read_text(encoding="utf-8"))
     assert summary["rejected"] == 2 and summary["rows_out"] == metrics["eval"]["queries"] + 2
+    # Per query: every set × system × dim × query once; the mean of each group is the headline figure.
+    per_query = pl.read_parquet(tmp_path / "data/processed/evaluate_queries.parquet")
+    n_eval = metrics["eval"]["queries"]
+    assert per_query.height == (n_eval + 2) * (2 * len(DIMS) + 1)
+    for (name, system, dim), group in per_query.group_by("dataset", "system", "dim"):
+        figures = metrics[name][system] if system == "bm25" else metrics[name][system][f"dim_{dim}"]
+        assert group["ndcg_at_10"].mean() == pytest.approx(figures["ndcg@10"], abs=1e-6)  # JSON: 6 decimals
+    human = per_query.filter(dataset="human", system="bm25").sort("query_id")
+    assert human["query"].to_list() == ["durée du bail", "срок займа"]
+    assert human["first_relevant_rank"].to_list() == [1, 1] and human["top_passage_id"].to_list() == [
+        "p1",
+        "p2",
+    ]
     out = capsys.readouterr().out  # the stage ends by printing the per-dimension tables
     assert dim_table(results[0]) in out and out.rstrip().endswith(dim_table(results[1]))
 

@@ -10,6 +10,8 @@ the rest is encoded once. The metrics of sentence-transformers' ``InformationRet
 
 - ``metrics/eval.json``: DVC metrics, dataset → model → ``dim_<d>`` → metric (``dvc metrics diff``);
 - ``plots/ndcg_by_dim.csv``: DVC plot data, nDCG@10 by dimension on the eval split: base, fine-tuned, BM25;
+- ``data/processed/evaluate_queries.parquet``: per set, system, dimension and query, its nDCG@10, the rank of
+  its first relevant passage and the passage ranked first (:mod:`lexqa.evaluate.per_query`);
 - ``reports/eval.md``: the tables with the gain over the base model, printed at the end of the stage;
 - ``data/processed/evaluate_rejects.parquet`` (malformed BEIR lines) and ``evaluate_summary.json``.
 
@@ -30,6 +32,8 @@ import polars as pl
 from lexqa.config import Params
 from lexqa.embed import Embedder, ModelSpec, encoding_stats, open_embedder
 from lexqa.evaluate.beir import BeirSet, load_beir
+from lexqa.evaluate.per_query import SCHEMA as PER_QUERY_SCHEMA
+from lexqa.evaluate.per_query import query_frame
 from lexqa.evaluate.report import (
     HEADLINE,
     PLOT_SCHEMA,
@@ -39,7 +43,7 @@ from lexqa.evaluate.report import (
     metrics_json,
     ndcg_rows,
 )
-from lexqa.evaluate.retrieval import metrics_of, rank_bm25, vector_metrics
+from lexqa.evaluate.retrieval import metrics_of, rank_bm25, vector_rankings
 from lexqa.models import check_dims
 from lexqa.paths import DATASET, MODEL_DIR
 from lexqa.summary import StageSummary
@@ -54,6 +58,7 @@ PLOT = Path("plots/ndcg_by_dim.csv")
 REPORT = Path("reports/eval.md")
 REJECTS_PATH = Path("data/processed/evaluate_rejects.parquet")
 SUMMARY = Path("data/processed/evaluate_summary.json")
+PER_QUERY = Path("data/processed/evaluate_queries.parquet")
 
 
 def _embedder(params: Params, which: str, root: Path) -> Embedder:
@@ -84,13 +89,16 @@ def run(params: Params, root: str | Path = ".") -> list[DatasetResult]:
     dims = list(params.train.matryoshka_dims)
     timings: dict[str, float] = {}
     embedders = []
+    per_query: list[pl.DataFrame] = []
     for which in ("base", "finetuned"):
         embedder = _embedder(params, which, root)
         started = time.perf_counter()
         for data in sets:
             queries, corpus = embedder.queries(data.query_texts), embedder.passages(data.corpus_texts)
             check_dims(dims, corpus.shape[1] if len(corpus) else None, "train.matryoshka_dims")
-            setattr(results[data.name], which, vector_metrics(queries, corpus, data, dims))
+            rankings = vector_rankings(queries, corpus, dims)
+            setattr(results[data.name], which, {d: metrics_of(r, data) for d, r in rankings.items()})
+            per_query += [query_frame(data, which, d, r) for d, r in rankings.items()]
         timings[f"{which}_s"] = round(time.perf_counter() - started, 3)
         embedders.append(embedder)
         embedder.model = None  # the next model need not share memory with this one
@@ -99,7 +107,9 @@ def run(params: Params, root: str | Path = ".") -> list[DatasetResult]:
     if params.evaluate.bm25:
         started = time.perf_counter()
         for data in sets:
-            results[data.name].bm25 = metrics_of(rank_bm25(data, languages), data)
+            ranked = rank_bm25(data, languages)
+            results[data.name].bm25 = metrics_of(ranked, data)
+            per_query.append(query_frame(data, "bm25", None, ranked))
         timings["bm25_s"] = round(time.perf_counter() - started, 3)
 
     ordered = [results[s.name] for s in sets]
@@ -111,6 +121,8 @@ def run(params: Params, root: str | Path = ".") -> list[DatasetResult]:
         pl.DataFrame(rows, schema=PLOT_SCHEMA, orient="row").write_csv(tmp)
     write_text(markdown(ordered, base_name, str(MODEL_DIR), bm25_note), root / REPORT)
     write_table(frame(rejects, REJECTS), root / REJECTS_PATH, REJECTS)
+    per_query_table = pl.concat(per_query) if per_query else pl.DataFrame(schema=PER_QUERY_SCHEMA)
+    write_table(per_query_table, root / PER_QUERY, PER_QUERY_SCHEMA)
 
     for row in rejects:
         summary.reject(row["reason"])

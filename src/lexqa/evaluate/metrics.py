@@ -98,6 +98,30 @@ def _dcg(gains: np.ndarray) -> np.ndarray:
     return (gains / np.log2(np.arange(gains.shape[1]) + 2)).sum(axis=1)
 
 
+def _binary_ndcg(hits: np.ndarray, n_rel: np.ndarray) -> np.ndarray:
+    ideal = np.zeros((len(hits), NDCG_AT))
+    ideal[np.arange(NDCG_AT)[None, :] < n_rel[:, None]] = 1.0
+    return _dcg(hits[:, :NDCG_AT]) / _dcg(ideal)
+
+
+def per_query(
+    ranked: np.ndarray, relevance: Sequence[Mapping[int, float]], grades: Sequence[Sequence[float]]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per query: binary nDCG@10 (as in :func:`ir_metrics`, whose mean it is) and the rank (1-based) of the
+    first relevant passage in the top 100, 0 when none is there.
+
+        >>> ndcg, first = per_query(np.array([[2, 0, 1], [1, 2, 0]]), [{0: 1.0}, {0: 1.0}], [[1.0], [1.0]])
+        >>> ndcg.round(3).tolist(), first.tolist()
+        ([0.631, 0.5], [2, 3])
+    """
+    if ranked.shape[1] < MAX_K:
+        ranked = np.pad(ranked, ((0, 0), (0, MAX_K - ranked.shape[1])), constant_values=-1)
+    hits = relevance_matrix(ranked, relevance)[:, :MAX_K] > 0
+    n_rel = np.array([len(g) for g in grades], dtype=np.float64)
+    first = np.where(hits.any(axis=1), hits.argmax(axis=1) + 1, 0)
+    return _binary_ndcg(hits.astype(np.float64), n_rel), first
+
+
 def ir_metrics(
     ranked: np.ndarray,
     relevance: Sequence[Mapping[int, float]],
@@ -126,9 +150,7 @@ def ir_metrics(
         out[f"precision@{k}"] = float((hits[:, :k].sum(axis=1) / k).mean())
     for k in PRECISION_RECALL_AT:
         out[f"recall@{k}"] = float((hits[:, :k].sum(axis=1) / n_rel).mean())
-    ideal = np.zeros((n_queries, NDCG_AT))
-    ideal[np.arange(NDCG_AT)[None, :] < n_rel[:, None]] = 1.0
-    out[f"ndcg@{NDCG_AT}"] = float((_dcg(hits[:, :NDCG_AT]) / _dcg(ideal)).mean())
+    out[f"ndcg@{NDCG_AT}"] = float(_binary_ndcg(hits, n_rel).mean())
     first = hits[:, :MRR_AT]
     has_hit = first.any(axis=1)
     out[f"mrr@{MRR_AT}"] = float(np.where(has_hit, 1.0 / (first.argmax(axis=1) + 1), 0.0).mean())

@@ -51,11 +51,16 @@ def rank_dense(queries: np.ndarray, corpus: np.ndarray, dim: int, k: int = MAX_K
     return torch.cat(ranked).numpy()
 
 
+def vector_rankings(queries: np.ndarray, corpus: np.ndarray, dims: Sequence[int]) -> dict[int, np.ndarray]:
+    """Top-100 corpus indices per query at each dimension in ``dims`` (vectors at full dimension)."""
+    return {dim: rank_dense(queries, corpus, dim) for dim in dims}
+
+
 def vector_metrics(
     queries: np.ndarray, corpus: np.ndarray, data: BeirSet, dims: Sequence[int]
 ) -> dict[int, dict[str, float]]:
     """Metrics at each dimension in ``dims`` of ``data``, from its query and corpus vectors (full dimension)."""
-    return {dim: metrics_of(rank_dense(queries, corpus, dim), data) for dim in dims}
+    return {dim: metrics_of(r, data) for dim, r in vector_rankings(queries, corpus, dims).items()}
 
 
 def dense_metrics(embedder: Embedder, data: BeirSet, dims: Sequence[int]) -> dict[int, dict[str, float]]:

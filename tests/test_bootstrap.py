@@ -1,0 +1,62 @@
+"""benchmarks/support/bootstrap.py: intervals over requests, the noise bar of benchmarks/quality.md."""
+
+from __future__ import annotations
+
+import doctest
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+from support import bootstrap
+from support.bootstrap import difference_interval, ratio_interval, request_of
+
+
+def _benchmark(n_requests: int, variants: int, effect: float, seed: int = 0):
+    """Ids and two systems' per-query scores; each request's variants share one request-level score."""
+    rng = np.random.default_rng(seed)
+    ids = [f"q{r}v{v}" for r in range(n_requests) for v in range(variants)]
+    level = np.repeat(rng.uniform(0, 1, n_requests), variants)
+    old = np.clip(level + rng.normal(0, 0.02, len(ids)), 0, 1)
+    new = np.clip(old + np.repeat(rng.normal(effect, 0.1, n_requests), variants), 0, 1)
+    return ids, new, old
+
+
+def test_docstring_examples_run():
+    assert doctest.testmod(bootstrap).failed == 0
+
+
+def test_request_of_strips_the_variant_only():
+    assert [request_of(i) for i in ["q4v0", "q12v31", "qv", "v3", "doc-1"]] == [
+        "q4",
+        "q12",
+        "qv",
+        "v3",
+        "doc-1",
+    ]
+
+
+def test_a_clear_gain_excludes_zero_and_no_gain_includes_it():
+    ids, new, old = _benchmark(60, 20, effect=0.15)
+    low, high = difference_interval(ids, new, old)
+    assert 0 < low < (new - old).mean() < high
+    ids, new, old = _benchmark(60, 20, effect=0.0)
+    low, high = difference_interval(ids, new, old)
+    assert low < 0 < high
+    low, high = ratio_interval(ids, new, old)
+    assert low < 1 < high
+
+
+def test_resampling_requests_is_wider_than_resampling_queries():
+    """Twenty variants of one request are not twenty observations: the interval must reflect 60 requests."""
+    ids, new, old = _benchmark(60, 20, effect=0.05, seed=1)
+    low, high = difference_interval(ids, new, old)
+    as_queries = [f"x{i}" for i in range(len(ids))]  # every query its own request
+    q_low, q_high = difference_interval(as_queries, new, old)
+    assert (high - low) > 2 * (q_high - q_low)
+
+
+def test_the_interval_is_reproducible():
+    ids, new, old = _benchmark(30, 5, effect=0.05)
+    assert difference_interval(ids, new, old) == difference_interval(ids, new, old)
