@@ -167,6 +167,7 @@ def compare(first: str, second: str) -> None:
             sys.exit(f"{path} not found: runs keep their per-query results since this option exists")
         runs.append(pl.read_parquet(path))
     dims = sorted(set(runs[0].drop_nulls("dim")["dim"]) & set(runs[1].drop_nulls("dim")["dim"]), reverse=True)
+    first, second = (run_folder(name).name for name in (first, second))
     print(f"fine-tuned nDCG@10 on cdtn_dev, {first} vs {second} (95 % interval resampling requests)")
     print(f"  {'dim':>4}  {first[:14]:>14}  {second[:14]:>14}  difference  interval")
     for dim in dims:
