@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import doctest
+import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
+import polars as pl
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 from support import bootstrap
@@ -60,3 +62,34 @@ def test_resampling_requests_is_wider_than_resampling_queries():
 def test_the_interval_is_reproducible():
     ids, new, old = _benchmark(30, 5, effect=0.05)
     assert difference_interval(ids, new, old) == difference_interval(ids, new, old)
+
+
+def test_quality_compare_prints_each_dimension_with_its_interval(tmp_path):
+    """`benchmarks/quality.py --compare A B` on two kept runs' per-query tables."""
+    ids, new, old = _benchmark(40, 5, effect=0.2)
+    for name, scores in (("better", new), ("worse", old)):
+        rows = [
+            {"dataset": "cdtn_dev", "system": "finetuned", "dim": dim, "query_id": q, "ndcg_at_10": float(v)}
+            for dim in (64, 32)
+            for q, v in zip(ids, scores, strict=True)
+        ]
+        (tmp_path / name).mkdir()
+        pl.DataFrame(rows).write_parquet(tmp_path / name / "queries.parquet")
+    script = Path(__file__).resolve().parents[1] / "benchmarks/quality.py"
+    out = subprocess.run(
+        [sys.executable, str(script), "--compare", str(tmp_path / "better"), str(tmp_path / "worse")],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    lines = {line.split()[0]: line.split() for line in out.splitlines()[2:]}
+    assert set(lines) == {"64", "32"}
+    _, a, b, diff, low, _, high = lines["64"]
+    assert abs(float(diff) - (float(a) - float(b))) <= 0.0015  # three decimals each
+    assert 0 < float(low) < float(diff) < float(high)
+    missing = subprocess.run(
+        [sys.executable, str(script), "--compare", str(tmp_path / "better"), str(tmp_path / "none")],
+        capture_output=True,
+        text=True,
+    )
+    assert missing.returncode != 0 and "queries.parquet not found" in missing.stderr
