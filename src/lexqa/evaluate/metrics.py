@@ -98,6 +98,18 @@ def _dcg(gains: np.ndarray) -> np.ndarray:
     return (gains / np.log2(np.arange(gains.shape[1]) + 2)).sum(axis=1)
 
 
+def _judged(
+    ranked: np.ndarray, relevance: Sequence[Mapping[int, float]], grades: Sequence[Sequence[float]]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Grades of the ranked passages, their hits (1.0 where relevant) and each query's number of relevant
+    passages; a ranking shorter than 100 (a small corpus) is padded with "no passage"."""
+    if ranked.shape[1] < MAX_K:
+        ranked = np.pad(ranked, ((0, 0), (0, MAX_K - ranked.shape[1])), constant_values=-1)
+    gains = relevance_matrix(ranked, relevance)
+    n_rel = np.array([len(g) for g in grades], dtype=np.float64)
+    return gains, (gains > 0).astype(np.float64), n_rel
+
+
 def _binary_ndcg(hits: np.ndarray, n_rel: np.ndarray) -> np.ndarray:
     ideal = np.zeros((len(hits), NDCG_AT))
     ideal[np.arange(NDCG_AT)[None, :] < n_rel[:, None]] = 1.0
@@ -114,12 +126,9 @@ def per_query(
         >>> ndcg.round(3).tolist(), first.tolist()
         ([0.631, 0.5], [2, 3])
     """
-    if ranked.shape[1] < MAX_K:
-        ranked = np.pad(ranked, ((0, 0), (0, MAX_K - ranked.shape[1])), constant_values=-1)
-    hits = relevance_matrix(ranked, relevance)[:, :MAX_K] > 0
-    n_rel = np.array([len(g) for g in grades], dtype=np.float64)
+    _, hits, n_rel = _judged(ranked, relevance, grades)
     first = np.where(hits.any(axis=1), hits.argmax(axis=1) + 1, 0)
-    return _binary_ndcg(hits.astype(np.float64), n_rel), first
+    return _binary_ndcg(hits, n_rel), first
 
 
 def ir_metrics(
@@ -138,11 +147,7 @@ def ir_metrics(
     n_queries = len(ranked)
     if n_queries == 0:
         return {}
-    if ranked.shape[1] < MAX_K:  # a corpus smaller than 100: pad with "no passage"
-        ranked = np.pad(ranked, ((0, 0), (0, MAX_K - ranked.shape[1])), constant_values=-1)
-    gains = relevance_matrix(ranked, relevance)
-    hits = (gains > 0).astype(np.float64)
-    n_rel = np.array([len(g) for g in grades], dtype=np.float64)
+    gains, hits, n_rel = _judged(ranked, relevance, grades)
     out: dict[str, float] = {}
     for k in ACCURACY_AT:
         out[f"accuracy@{k}"] = float((hits[:, :k].sum(axis=1) > 0).mean())

@@ -38,8 +38,8 @@ def query_frame(data: BeirSet, system: str, dim: int | None, ranked: np.ndarray)
     """The rows of one ranking of ``data`` (queries × k corpus indices, best first)."""
     grades = [list(j.values()) for j in data.judgements]
     ndcg, first = per_query(ranked, data.relevance, grades)
-    top = [data.corpus_ids[i] if i >= 0 else None for i in ranked[:, 0]] if ranked.shape[1] else None
     n = len(data.query_ids)
+    top = [data.corpus_ids[i] if i >= 0 else None for i in ranked[:, 0]] if ranked.shape[1] else [None] * n
     return pl.DataFrame(
         {
             "dataset": [data.name] * n,
@@ -49,7 +49,7 @@ def query_frame(data: BeirSet, system: str, dim: int | None, ranked: np.ndarray)
             "query": data.query_texts,
             "ndcg_at_10": ndcg,
             "first_relevant_rank": first.astype(np.int64),
-            "top_passage_id": top if top is not None else [None] * n,
+            "top_passage_id": top,
         },
         schema=SCHEMA,
     )
