@@ -314,6 +314,34 @@ def test_question_duplicates_after_quality_filters():
     assert sorted(pairs["question_id"]) == ["s:bail#0:layperson:0", "s:civil9#0:layperson:0"]
 
 
+def test_repeat_styles_keep_a_title_for_each_chunk_it_heads():
+    def title(chunk_id: str, text: str, k: int = 0) -> dict[str, Any]:
+        return question(chunk_id, text, k, style="title", backend="offline") | {
+            "question_id": f"{chunk_id}:title:{k}"
+        }
+
+    questions = [
+        title("s:bail#0", "Obligations des parties"),
+        title("s:vente#0", "Obligations des parties"),
+        title("s:vente#0", "obligations des parties.", k=1),  # the same title twice on one chunk
+        question("s:civil9#0", "Obligations des parties ?"),  # another style: deduplicated as before
+        question("s:civil9#0", "Obligations des parties !", k=1),
+    ]
+    pairs, rejects, summary = run_curate(CHUNKS_FR, questions, make_params(repeat_styles=["title"]))
+    assert sorted(pairs["question_id"]) == [
+        "s:bail#0:title:0",
+        "s:civil9#0:layperson:0",
+        "s:vente#0:title:0",
+    ]
+    assert reasons(rejects) == {
+        "s:vente#0:title:1": "duplicate_question",
+        "s:civil9#0:layperson:1": "duplicate_question",
+    }
+    assert "by question and chunk for title" in json.dumps(summary.extra)
+    pairs, rejects, _ = run_curate(CHUNKS_FR, questions)  # by default a question is kept once
+    assert sorted(pairs["question_id"]) == ["s:bail#0:title:0"]
+
+
 def test_positive_is_context_then_text_or_the_ict_passage():
     questions = [
         question("s:bail#0", "Quelles sont les obligations du bailleur envers le locataire ?"),

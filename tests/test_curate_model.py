@@ -143,6 +143,26 @@ def test_model_filters_end_to_end_with_minilm(caplog):
 
 
 @pytest.mark.slow
+def test_a_repeated_title_is_not_its_own_paraphrase():
+    chunks = [chunk(f"s:{k}#0", v, lang="en") for k, v in EN.items()]
+    titles = [
+        question(f"s:{k}#0", "Contracts and property", style="title") | {"question_id": f"s:{k}#0:title:0"}
+        for k in ("lease", "sale")
+    ]
+    others = [
+        question("s:theft#0", "Is theft punished by prison?"),
+        question("s:theft#0", "Is theft punished by prison ?", k=1),
+    ]
+    encoder = Embedder(ModelSpec.from_params(make_params().model), MemoryStore(), batch_size=8, label="base")
+    params = make_params(semantic_dedup={"enabled": True, "threshold": 0.95}, repeat_styles=["title"])
+    pairs, rejects, _ = run_curate(chunks, titles + others, params, encoder=encoder)
+    assert sorted(pairs["question_id"]) == ["s:lease#0:title:0", "s:sale#0:title:0", "s:theft#0:layperson:0"]
+    assert dict(rejects.select("origin", "reason").iter_rows()) == {
+        "s:theft#0:layperson:1": "duplicate_question"
+    }
+
+
+@pytest.mark.slow
 def test_a_semantic_threshold_near_the_cosine_of_unrelated_questions_is_warned_about(caplog):
     chunks = [chunk(f"s:{k}#0", v, lang="en") for k, v in EN.items()]
     questions = [question(f"s:{k}#0", f"What does the {k} article say?") for k in EN]

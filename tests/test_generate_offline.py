@@ -39,9 +39,9 @@ ARTICLES = {
 }
 
 
-def corpus() -> tuple[pl.DataFrame, pl.DataFrame]:
+def corpus(articles: dict[str, tuple[list[str], str]] = ARTICLES) -> tuple[pl.DataFrame, pl.DataFrame]:
     docs, chunks = [], []
-    for number, (path, text) in ARTICLES.items():
+    for number, (path, text) in articles.items():
         doc_id = f"ct:{number}"
         docs.append(
             {"doc_id": doc_id, "source": "ct", "kind": "legifrance_json", "domain": "fr_codes", "lang": "fr"}
@@ -68,6 +68,36 @@ def test_section_titles_lose_their_numbering_and_go_deepest_first():
     path = ["Livre Ier : Contrat de travail", "Chapitre III : Congés payés", "Section 1 : Durée du congé"]
     assert titles(path, 2) == ["Durée du congé", "Congés payés"]
     assert titles(["Titre Ier : Congés", "Chapitre Ier : Congés"], 5) == ["Congés"]
+
+
+def test_generic_titles_give_way_to_the_title_above_them():
+    leave = "Le salarié a droit à un congé."
+    articles = {
+        "L1": (["Titre Ier : Congés payés", "Chapitre Ier : Ordre public"], leave),
+        "L2": (["Titre II : Congé parental", "Chapitre Ier : Ordre public."], leave),
+        "L3": (["Titre II : Congé parental", "Chapitre II : Durée"], leave),
+        "L4": (["Titre III : Ordre public"], leave),  # nothing above it: no title query
+    }
+    chunks, docs = corpus(articles)
+
+    def title_queries(**title: int) -> dict[str, str | None]:
+        params = GenerateParams(offline={**dict.fromkeys(OFFLINE_STYLES, 0), "title": 1}, title=title)
+        rows = OfflineGenerator(chunks, docs, params, seed=0).rows(chunks)
+        return {r["chunk_id"].split("#")[0]: r["question"] for r in rows}
+
+    assert title_queries() == {"ct:L1": "Ordre public", "ct:L2": "Ordre public", "ct:L3": "Durée"} | {
+        "ct:L4": "Ordre public"
+    }
+    # "Ordre public" heads sections under three parents (Congés payés, Congé parental, the code's root)
+    assert title_queries(generic_parents=3) == {
+        "ct:L1": "Congés payés",
+        "ct:L2": "Congé parental",
+        "ct:L3": "Durée",
+        "ct:L4": None,
+    }
+    assert title_queries(generic_parents=4) == title_queries()
+    with pytest.raises(ParamsError, match="generic_parents"):
+        parse_params({"model": {"name_or_path": "m"}, "generate": {"title": {"generic_parents": -1}}})
 
 
 def test_references_skip_other_texts_and_are_masked():

@@ -521,6 +521,17 @@ class KeywordParams(Section):
         return self
 
 
+class TitleParams(Section):
+    """Style ``title``: the section titles above a chunk as its pseudo-queries."""
+
+    generic_parents: int = Field(
+        default=0,
+        ge=0,
+        description="a title heading sections under at least this many different parents ('Ordre public', "
+        "'Dispositions générales') says nothing of its subject and gives way to the title above it; 0 = none",
+    )
+
+
 OFFLINE_STYLES = ("ict", "title", "keywords", "citation")
 """The offline pseudo-query styles (lexqa.generate.offline)."""
 
@@ -613,6 +624,7 @@ class GenerateParams(Section):
     batch: BatchParams = BatchParams()
     offline: OfflineParams = OfflineParams()
     ict: IctParams = IctParams()
+    title: TitleParams = TitleParams()
     keywords: KeywordParams = KeywordParams()
     cache_dir: PathParam = Field(
         default=Path("data/cache/llm"), description="LLM response cache, not a DVC out (repro keeps it)"
@@ -835,6 +847,11 @@ class CurateParams(Section):
     overlap: OverlapParams = OverlapParams()
     exact_dedup: bool = Field(
         default=True, description="drop repeated chunks and questions (after normalisation)"
+    )
+    repeat_styles: list[str] = Field(
+        default=[],
+        description="styles whose question may stand for several chunks (a section title for every article "
+        "under it): deduplicated by question and chunk, left out of the near-duplicate and semantic dedups",
     )
     chunk_near_dup: NearDupParams = NearDupParams()
     question_near_dup: NearDupParams = NearDupParams(threshold=0.85)

@@ -255,12 +255,22 @@ class Curation:
         """``copies_chunk``: the question copies a long run or most n-grams of its chunk."""
         self.drop(filters.overlap(self.live, self.params.curate.overlap))
 
+    def _repeatable(self) -> pl.Expr:
+        """Rows of ``curate.repeat_styles``: their question may stand for several chunks."""
+        return pl.col("style").is_in(self.params.curate.repeat_styles).fill_null(False)
+
     def question_duplicates(self) -> None:
-        """``duplicate_question``: the same normalised words as an earlier question."""
+        """``duplicate_question``: the same normalised words as an earlier question (for the styles of
+        ``curate.repeat_styles``, an earlier question on the same chunk)."""
         ids = self.live["question_id"].to_list()
         if not ids:
             return
-        keep_of = dedup.exact_duplicates(self.live["question"].to_list())
+        keys = self.live.select(
+            pl.when(self._repeatable())
+            .then(pl.concat_str("question", pl.lit(" "), "chunk_id"))
+            .otherwise("question")
+        ).to_series()
+        keep_of = dedup.exact_duplicates(keys.to_list())
         dup = np.flatnonzero(keep_of != np.arange(len(ids)))
         kept = [ids[keep_of[i]] for i in dup]
         self.drop(
@@ -276,11 +286,12 @@ class Curation:
     def question_near_duplicates(self) -> None:
         """``near_duplicate_question``: character-shingle MinHash Jaccard with an earlier question."""
         c = self.params.curate.question_near_dup
-        ids = self.live["question_id"].to_list()
+        checked = self.live.filter(~self._repeatable())
+        ids = checked["question_id"].to_list()
         if not ids:
             return
         near = dedup.near_duplicates(
-            self.live["question"].to_list(),
+            checked["question"].to_list(),
             threshold=c.threshold,
             unit="char",
             ngram=c.ngram,
@@ -343,8 +354,10 @@ class Curation:
         summary records, per language, how alike unrelated questions look to the model; a threshold too close
         to that is warned about, with the threshold that would sit where :data:`model_filters.MARGIN` says."""
         threshold = self.params.curate.semantic_dedup.threshold
-        vectors = self.question_vectors()
-        langs = self.live["lang"].to_numpy()
+        checked = self.live.select(~self._repeatable()).to_series().to_numpy()
+        live = self.live.filter(checked)
+        vectors = self.question_vectors()[checked]
+        langs = live["lang"].to_numpy()
         unrelated = {}
         for lang in sorted(set(langs.tolist())):
             mean = model_filters.unrelated_cosine(vectors[langs == lang], self.params.seed)
@@ -363,7 +376,7 @@ class Curation:
                     mean + model_filters.MARGIN * (1 - mean),
                 )
         self.summary.extra["unrelated_question_cosine"] = unrelated
-        self.drop(model_filters.semantic_duplicates(self.live, vectors, threshold))
+        self.drop(model_filters.semantic_duplicates(live, vectors, threshold))
 
     def _languages(self) -> tuple[str, ...]:
         return tuple(sorted(set(self.chunks["lang"].drop_nulls().to_list())))

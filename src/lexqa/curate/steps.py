@@ -81,7 +81,14 @@ FILTERS: tuple[Filter, ...] = (
     Filter(
         "question_dedup",
         lambda p: p.curate.exact_dedup,
-        lambda p: "exact dedup of questions",
+        lambda p: (
+            "exact dedup of questions"
+            + (
+                f" (by question and chunk for {', '.join(p.curate.repeat_styles)})"
+                if p.curate.repeat_styles
+                else ""
+            )
+        ),
         lambda run: run.question_duplicates(),
     ),
     Filter(

@@ -43,7 +43,7 @@ from lexqa.config import GenerateParams
 from lexqa.generate.citations import masked, references
 from lexqa.generate.ict import ict_pairs
 from lexqa.generate.keywords import KeywordIndex, title_phrases
-from lexqa.generate.titles import section_title, titles
+from lexqa.generate.titles import generic_titles, section_title, titles
 
 BACKEND = "offline"
 
@@ -89,6 +89,10 @@ class OfflineGenerator:
         self.article = {(s, n): d for d, s, n in numbered.select("doc_id", "source", "number").iter_rows()}
         first = chunks.sort("ordinal").unique("doc_id", keep="first", maintain_order=True)
         self.first_chunk = dict(first.select("doc_id", "chunk_id").iter_rows())
+        self.generic_titles: set[str] = set()
+        if params.title.generic_parents:
+            paths = (path or [] for path in self.path.values())
+            self.generic_titles = generic_titles(paths, params.title.generic_parents)
         self.keywords: KeywordIndex | None = None
         if "keywords" in self.weights:
             lang_of = dict(chunks.select("doc_id", "lang").unique("doc_id").iter_rows())
@@ -158,7 +162,7 @@ class OfflineGenerator:
             for k, (question, passage) in enumerate(ict_pairs(chunk_id, text, n, self.params.ict, self.seed)):
                 yield _row(chunk_id, style, k, question, passage)
         elif style == "title":
-            for k, title in enumerate(titles(self.path.get(doc_id) or [], n)):
+            for k, title in enumerate(titles(self.path.get(doc_id) or [], n, self.generic_titles)):
                 yield _row(chunk_id, style, k, title)
         elif style == "keywords" and self.keywords is not None:
             kw = self.params.keywords

@@ -19,12 +19,23 @@ législative``) give none::
     True
     >>> titles(["Partie législative", "Titre II : Contrat de travail", "Chapitre Ier : Période d'essai"], 2)
     ["Période d'essai", 'Contrat de travail']
+
+Some headings say nothing of their subject: "Ordre public", "Dispositions générales", "Champ d'application"
+recur under dozens of sections of a code. :func:`generic_titles` finds the titles that head sections under at
+least ``min_parents`` different parents, and :func:`titles` can skip them for the heading above::
+
+    >>> paths = [["Titre I : Congés payés", "Chapitre I : Ordre public"],
+    ...          ["Titre II : Congé parental", "Chapitre I : Ordre public"]]
+    >>> sorted(generic_titles(paths, 2))
+    ['ordre public']
+    >>> titles(paths[0], 1, skip=generic_titles(paths, 2))
+    ['Congés payés']
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Iterable, Sequence
 
 from lexqa.languages import STRUCTURE_WORDS
 
@@ -46,12 +57,24 @@ def section_title(heading: str) -> str | None:
     return title if len(title) >= _MIN_CHARS else None
 
 
-def titles(path: Sequence[str], n: int) -> list[str]:
-    """Up to ``n`` distinct titles of ``path`` (a document's section headings, outermost first), deepest first."""
+def generic_titles(paths: Iterable[Sequence[str]], min_parents: int) -> set[str]:
+    """The titles (lower-cased) found under at least ``min_parents`` different parent paths in ``paths``."""
+    parents: dict[str, set[tuple[str, ...]]] = {}
+    for path in paths:
+        for depth, heading in enumerate(path):
+            title = section_title(heading)
+            if title:
+                parents.setdefault(title.lower(), set()).add(tuple(path[:depth]))
+    return {title for title, seen in parents.items() if len(seen) >= min_parents}
+
+
+def titles(path: Sequence[str], n: int, skip: Collection[str] = ()) -> list[str]:
+    """Up to ``n`` distinct titles of ``path`` (a document's section headings, outermost first), deepest first,
+    leaving out those whose lower-cased form is in ``skip``."""
     out: list[str] = []
     for heading in reversed(path):
         title = section_title(heading)
-        if title and title not in out:
+        if title and title not in out and title.lower() not in skip:
             out.append(title)
             if len(out) == n:
                 break
