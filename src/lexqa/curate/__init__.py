@@ -36,7 +36,7 @@ import numpy as np
 import polars as pl
 
 from lexqa import dedup
-from lexqa.config import Params
+from lexqa.config import ModelParams, Params
 from lexqa.curate import filters, model_filters, steps
 from lexqa.curate.steps import Filter
 from lexqa.embed import Embedder, ModelSpec, encoding_stats, open_embedder
@@ -316,12 +316,17 @@ class Curation:
         self._retrievers = "open"
         if not any(f.retriever(self.params) in ("model", "both") for f in active):
             return
+        model = self.filter_model()
         self.encoder = encoder or open_embedder(
-            ModelSpec.from_params(self.params.model), self.params, self.params.curate.batch_size, label="base"
+            ModelSpec.from_params(model), self.params, self.params.curate.batch_size, label="base"
         )
-        self.summary.extra["base_model"] = self.params.model.name_or_path
+        self.summary.extra["base_model"] = model.name_or_path
         self._question_vectors = self.encoder.queries(self.live["question"].to_list())
         self._vector_row = {qid: i for i, qid in enumerate(self.live["question_id"].to_list())}
+
+    def filter_model(self) -> ModelParams:
+        """The model the model-based filters encode with: ``curate.filter_model``, else the base model."""
+        return self.params.curate.filter_model or self.params.model
 
     def question_vectors(self) -> np.ndarray:
         """The base model's vectors of the questions still in, in ``live``'s order."""
@@ -371,7 +376,7 @@ class Curation:
                     "%.3f or more keeps them apart (docs/curate.md)",
                     lang,
                     mean,
-                    self.params.model.name_or_path,
+                    self.filter_model().name_or_path,
                     threshold,
                     mean + model_filters.MARGIN * (1 - mean),
                 )

@@ -28,8 +28,14 @@ from lexqa.config import Params
 if TYPE_CHECKING:
     from lexqa.curate import Curation
 
-_RETRIEVER = {"model": "the base model", "bm25": "BM25", "both": "the base model and BM25"}
-_EASINESS = {"model": "the base model's cosine", "bm25": "BM25 term coverage"}
+_RETRIEVER = {"model": "{model}", "bm25": "BM25", "both": "{model} and BM25"}
+_EASINESS = {"model": "{model}'s cosine", "bm25": "BM25 term coverage"}
+
+
+def _by(template: str, params: Params) -> str:
+    """A retriever's description, naming the filter model when it is not the base model."""
+    model = params.curate.filter_model
+    return template.format(model=f"the filter model {model.name_or_path}" if model else "the base model")
 
 
 @dataclass(frozen=True)
@@ -108,7 +114,7 @@ FILTERS: tuple[Filter, ...] = (
         "round_trip",
         lambda p: p.curate.round_trip.enabled,
         lambda p: (
-            f"round trip (top {p.curate.round_trip.top_k}, by {_RETRIEVER[p.curate.round_trip.retriever]})"
+            f"round trip (top {p.curate.round_trip.top_k}, by {_by(_RETRIEVER[p.curate.round_trip.retriever], p)})"
         ),
         lambda run: run.round_trip(),
         retriever=lambda p: p.curate.round_trip.retriever,
@@ -118,7 +124,7 @@ FILTERS: tuple[Filter, ...] = (
         lambda p: p.curate.easiness.enabled,
         lambda p: (
             f"easiness (easiest {p.curate.easiness.drop_percent:g} % dropped, "
-            f"by {_EASINESS[p.curate.easiness.retriever]})"
+            f"by {_by(_EASINESS[p.curate.easiness.retriever], p)})"
         ),
         lambda run: run.easiness(),
         retriever=lambda p: p.curate.easiness.retriever,
