@@ -13,7 +13,7 @@ deduplication (so that the row kept for a group of duplicates is a good one):
    listed too, with ``level = chunk``;
 3. ``wrong_language``, ``too_short`` / ``too_long``, ``self_reference``, ``copies_chunk`` (:mod:`.filters`);
 4. ``duplicate_question`` / ``near_duplicate_question`` (normalised text, then character-shingle MinHash);
-5. with the base model and/or BM25 (:mod:`.model_filters`, ``curate.round_trip.retriever``,
+5. with the base model (or ``curate.filter_model``) and/or BM25 (:mod:`.model_filters`, ``curate.round_trip.retriever``,
    ``curate.easiness.retriever``): ``semantic_duplicate_question``, ``round_trip_failed``, ``too_easy``;
 6. the LLM judge (:mod:`.judge`, off by default): ``judge_rejected``, ``judge_unparseable``,
    ``judge_failed``.
@@ -329,7 +329,8 @@ class Curation:
         return self.params.curate.filter_model or self.params.model
 
     def question_vectors(self) -> np.ndarray:
-        """The base model's vectors of the questions still in, in ``live``'s order."""
+        """The filter model's vectors (the base model unless ``curate.filter_model``) of the questions still
+        in, in ``live``'s order."""
         return self._question_vectors[[self._vector_row[q] for q in self.live["question_id"].to_list()]]
 
     def measure_cosine(self) -> np.ndarray | None:
