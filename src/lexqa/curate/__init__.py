@@ -259,6 +259,10 @@ class Curation:
         """Rows of ``curate.repeat_styles``: their question may stand for several chunks."""
         return pl.col("style").is_in(self.params.curate.repeat_styles).fill_null(False)
 
+    def _paraphrase_checked(self) -> np.ndarray:
+        """A mask of ``live``: the rows the near-duplicate and semantic dedups compare (not repeatable ones)."""
+        return self.live.select(~self._repeatable()).to_series().to_numpy()
+
     def question_duplicates(self) -> None:
         """``duplicate_question``: the same normalised words as an earlier question (for the styles of
         ``curate.repeat_styles``, an earlier question on the same chunk)."""
@@ -286,7 +290,7 @@ class Curation:
     def question_near_duplicates(self) -> None:
         """``near_duplicate_question``: character-shingle MinHash Jaccard with an earlier question."""
         c = self.params.curate.question_near_dup
-        checked = self.live.filter(~self._repeatable())
+        checked = self.live.filter(self._paraphrase_checked())
         ids = checked["question_id"].to_list()
         if not ids:
             return
@@ -360,7 +364,7 @@ class Curation:
         summary records, per language, how alike unrelated questions look to the model; a threshold too close
         to that is warned about, with the threshold that would sit where :data:`model_filters.MARGIN` says."""
         threshold = self.params.curate.semantic_dedup.threshold
-        checked = self.live.select(~self._repeatable()).to_series().to_numpy()
+        checked = self._paraphrase_checked()
         live = self.live.filter(checked)
         vectors = self.question_vectors()[checked]
         langs = live["lang"].to_numpy()
