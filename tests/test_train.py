@@ -233,6 +233,37 @@ def test_training_writes_card_rejects_and_summary(trained):
     assert set(rejects["stage"].to_list()) == {"train"}
 
 
+def test_merge_base_saves_the_average_of_the_best_checkpoint_and_the_base(trained, tiny, tmp_path):
+    import torch
+    from sentence_transformers import SentenceTransformer
+
+    from lexqa.embed import open_embedder
+    from lexqa.embed.encoder import ModelSpec
+    from lexqa.evaluate.beir import load_beir
+    from lexqa.evaluate.retrieval import dense_metrics
+
+    write_tiny_dataset(tmp_path / "data/processed/dataset")  # the same pairs as `trained`, same seed
+    params = parse_params(_raw(tiny, merge_base=0.5))
+    summary = run(params, root=tmp_path)
+    assert summary["merged_with_base"] == 0.5 and summary["best_checkpoint"] == trained[1]["best_checkpoint"]
+    merged = SentenceTransformer(str(tmp_path / MODEL_DIR)).state_dict()
+    tuned = SentenceTransformer(str(trained[0] / MODEL_DIR)).state_dict()
+    base = SentenceTransformer(str(tiny)).state_dict()
+    for name, tensor in merged.items():
+        if tensor.is_floating_point():
+            torch.testing.assert_close(tensor, 0.5 * tuned[name] + 0.5 * base[name], rtol=1e-4, atol=1e-5)
+    # The figures reported (and the vectors cached for the evaluate stage) are the average's, not the
+    # checkpoint's: a fresh encoding by the saved model gives them.
+    data = load_beir(tmp_path / "data/processed/dataset/beir", "eval", [])
+    cached = dense_metrics(
+        open_embedder(ModelSpec.from_folder(tmp_path / MODEL_DIR), params, root=tmp_path), data, DIMS
+    )
+    assert {f"dim_{d}": round(m["ndcg@10"], 4) for d, m in cached.items()} == summary["ndcg@10 fine-tuned"]
+    assert summary["ndcg@10 fine-tuned"] != trained[1]["ndcg@10 fine-tuned"]
+    card = (tmp_path / MODEL_DIR / "README.md").read_text(encoding="utf-8")
+    assert "0.5 × the best checkpoint + 0.5 × the base model" in card
+
+
 @pytest.mark.parametrize("loss", ["cached_mnrl", "gist"])
 def test_other_losses_train_with_hard_negatives(tiny, tmp_path, loss):
     dataset = write_tiny_dataset(tmp_path / "data/processed/dataset")

@@ -245,6 +245,13 @@ class TrainParams(Section):
         default=16, ge=1, description="cached_mnrl only: pairs per forward pass (memory, not results)"
     )
     scale: float = Field(default=20.0, gt=0, description="similarity scale (inverse temperature) of the loss")
+    merge_base: float = Field(
+        default=0.0,
+        ge=0,
+        lt=1,
+        description="share of the base model in a weight average with the best checkpoint, saved as the "
+        "fine-tuned model (WiSE-FT); 0 = the fine-tuned weights alone",
+    )
     eval_steps: int | None = Field(
         default=None, ge=1, description="evaluate and checkpoint every N steps; unset = after each epoch"
     )

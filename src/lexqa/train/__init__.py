@@ -43,6 +43,7 @@ from lexqa.train.evaluator import NAME as EVAL_NAME
 from lexqa.train.evaluator import PRIMARY as EVAL_PRIMARY
 from lexqa.train.evaluator import MatryoshkaRetrievalEvaluator, remember_best
 from lexqa.train.losses import build_loss, world_size
+from lexqa.train.merge import average_with_base
 
 __all__ = ["run"]
 
@@ -88,6 +89,22 @@ def _best_metrics(trainer, evaluator, best: str | None) -> dict[int, dict[str, f
     own = {k: v for k, v in logged.items() if k.startswith(f"{EVAL_NAME}_")}
     evaluator.store_metrics_in_model_card_data(trainer.model, own, trainer.state.epoch or 0, step)
     return _by_dim(logged, evaluator.dims, prefix=f"{EVAL_NAME}_")
+
+
+def _merge_with_base(model, trainer, evaluator, base_path: str, share: float) -> tuple[int, dict]:
+    """Average ``model`` (the best checkpoint, loaded) with the base model in place (``train.merge_base``)
+    and evaluate the average.
+
+    Returns the step under which the evaluation kept the average's vectors and its metrics per dimension
+    (also put in the model card in place of the checkpoint's).
+    """
+    from sentence_transformers import SentenceTransformer
+
+    base = SentenceTransformer(base_path, device=str(model.device))
+    average_with_base(model, base.state_dict(), share)
+    step = trainer.state.global_step + 1  # after every checkpoint's: its vectors are the average's own
+    metrics = evaluator(model, epoch=trainer.state.epoch or 0, steps=step)
+    return step, _by_dim(metrics, evaluator.dims, prefix=f"{EVAL_NAME}_")
 
 
 def _cuda_available() -> bool:
@@ -209,13 +226,13 @@ def _quiet_metric_logs(trainer) -> None:
         trainer.add_callback(QuietProgress)
 
 
-def _save_model(model, target: Path, base, tuned, dataset_card: Path) -> None:
+def _save_model(model, target: Path, base, tuned, dataset_card: Path, merge_base: float) -> None:
     """Save the model and its completed card into a temporary folder, then swap it in place of ``target``."""
     tmp, old = target.with_name(f".{target.name}.tmp"), target.with_name(f".{target.name}.old")
     shutil.rmtree(tmp, ignore_errors=True)
     shutil.rmtree(old, ignore_errors=True)
     model.save_pretrained(str(tmp))
-    complete_card(tmp, base, tuned, dataset_card)
+    complete_card(tmp, base, tuned, dataset_card, merge_base)
     if target.exists():
         target.rename(old)
     tmp.rename(target)
@@ -291,10 +308,12 @@ def run(params: Params, root: str | Path = ".") -> dict[str, Any]:
     best = trainer.state.best_model_checkpoint
     base_metrics = _by_dim(_logged_eval(trainer, 0), dims, prefix=f"eval_{EVAL_NAME}_")
     tuned = _best_metrics(trainer, evaluator, best)
-    _save_model(model, root / MODEL_DIR, base_metrics, tuned, root / DATASET / "README.md")
+    best_step = int(best.rsplit("-", 1)[1]) if best else trainer.state.global_step
+    if t.merge_base:
+        best_step, tuned = _merge_with_base(model, trainer, evaluator, base_path, t.merge_base)
+    _save_model(model, root / MODEL_DIR, base_metrics, tuned, root / DATASET / "README.md", t.merge_base)
     tuned_spec = ModelSpec.from_folder(root / MODEL_DIR)
     finetuned = open_embedder(tuned_spec, params, t.batch_size, label="finetuned", root=root)
-    best_step = int(best.rsplit("-", 1)[1]) if best else trainer.state.global_step
     cached_best = remember_best(output_dir / EVAL_VECTORS, best_step, beir, finetuned)
     write_table(frame(rejects, REJECTS), root / REJECTS_PATH, REJECTS)
     shutil.rmtree(output_dir, ignore_errors=True)
@@ -319,6 +338,7 @@ def run(params: Params, root: str | Path = ".") -> dict[str, Any]:
             "steps_run": counter.steps,
             "best_checkpoint": Path(best).name if best else None,
             "best_mean_ndcg@10": None if best_metric is None else round(best_metric, 4),
+            "merged_with_base": t.merge_base or None,
             "train_runtime_s": round(result.metrics.get("train_runtime", 0.0), 2),  # evaluations included
             "samples_per_s": round(samples / counter.seconds, 2) if counter.seconds else None,
             "train_loss": round(result.metrics.get("train_loss", float("nan")), 4),

@@ -39,8 +39,11 @@ def _fmt(metrics: dict[str, float] | None, key: str) -> str:
     return f"{metrics[key]:.4f}" if metrics and key in metrics else "–"
 
 
-def metrics_section(base: dict[int, dict[str, float]], tuned: dict[int, dict[str, float]]) -> str:
-    """Markdown table: nDCG@10 and MRR@10 of the base and fine-tuned models per dimension (eval split)."""
+def metrics_section(
+    base: dict[int, dict[str, float]], tuned: dict[int, dict[str, float]], merge_base: float = 0.0
+) -> str:
+    """Markdown table: nDCG@10 and MRR@10 of the base and fine-tuned models per dimension (eval split);
+    ``merge_base``, the base model's share in the saved weights (``train.merge_base``), is said under it."""
     lines = [
         "## Base vs fine-tuned (lexqa eval split)",
         "",
@@ -52,6 +55,12 @@ def metrics_section(base: dict[int, dict[str, float]], tuned: dict[int, dict[str
         gain = f"{t['ndcg@10'] - b['ndcg@10']:+.4f}" if b and t and "ndcg@10" in b and "ndcg@10" in t else "–"
         row = [str(dim), _fmt(b, "ndcg@10"), _fmt(t, "ndcg@10"), gain, _fmt(b, "mrr@10"), _fmt(t, "mrr@10")]
         lines.append("| " + " | ".join(row) + " |")
+    if merge_base:
+        lines += [
+            "",
+            f"The fine-tuned model is a weight average: {1 - merge_base:g} × the best checkpoint + "
+            f"{merge_base:g} × the base model (`train.merge_base`, WiSE-FT); its figures are the average's.",
+        ]
     lines += ["", "The `evaluate` stage adds BM25 and the external benchmarks (`reports/eval.md`)."]
     return "\n".join(lines)
 
@@ -81,12 +90,13 @@ def complete_card(
     base: dict[int, dict[str, float]],
     tuned: dict[int, dict[str, float]],
     dataset_card: str | Path | None = None,
+    merge_base: float = 0.0,
 ) -> Path:
     """Insert the metrics table (and the dataset card when the file exists) into ``model_dir/README.md``."""
     model_dir = Path(model_dir)
     readme = model_dir / "README.md"
     text = readme.read_text(encoding="utf-8") if readme.exists() else ""
-    sections = [metrics_section(base, tuned)]
+    sections = [metrics_section(base, tuned, merge_base)]
     if dataset_card is not None and Path(dataset_card).exists():
         card = Path(dataset_card).read_text(encoding="utf-8")
         sections.append(dataset_section(_copy_images(card, Path(dataset_card).parent, model_dir)))

@@ -1,0 +1,55 @@
+"""Weight averaging of the fine-tuned model with its base (WiSE-FT; LM-Cocktail for embedding models).
+
+Fine-tuning on synthetic questions moves the model towards them and away from what the base learnt on real
+queries. Averaging the two models' weights, ``(1 - share) × fine-tuned + share × base``, keeps part of both:
+Wortsman et al. 2022 ("Robust fine-tuning of zero-shot models", WiSE-FT) found the average more robust to a
+shift of distribution than either end, and Xiao et al. 2023 ("LM-Cocktail") did the same for embedding
+models. Both models share one architecture, so the average is taken tensor by tensor; integer buffers (token
+type or position ids) are the same in both and stay as they are::
+
+    >>> import torch
+    >>> tuned, base = torch.nn.Linear(2, 1), torch.nn.Linear(2, 1)
+    >>> _ = tuned.weight.data.fill_(1.0), base.weight.data.fill_(0.0)
+    >>> average_with_base(tuned, base.state_dict(), share=0.25)
+    2
+    >>> tuned.weight.tolist()
+    [[0.75, 0.75]]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
+
+__all__ = ["average_with_base"]
+
+
+def average_with_base(model: nn.Module, base: Mapping[str, torch.Tensor], share: float) -> int:
+    """Replace each floating tensor of ``model`` by ``(1 - share) × it + share × base's``, in place.
+
+    Returns how many tensors were averaged. A tensor missing from ``base`` or of another shape means the two
+    are not the same architecture: ValueError, naming it.
+    """
+    import torch
+
+    if not 0 <= share < 1:
+        raise ValueError(f"the base model's share must be in [0, 1), got {share}")
+    averaged = 0
+    with torch.no_grad():
+        for name, tensor in model.state_dict().items():
+            if not tensor.is_floating_point():
+                continue
+            other = base.get(name)
+            if other is None or other.shape != tensor.shape:
+                found = "missing" if other is None else f"of shape {tuple(other.shape)}"
+                raise ValueError(
+                    f"cannot average with the base model: its {name} is {found}, "
+                    f"the fine-tuned model's has shape {tuple(tensor.shape)}"
+                )
+            tensor.mul_(1 - share).add_(other.to(tensor.device, tensor.dtype), alpha=share)
+            averaged += 1
+    return averaged
