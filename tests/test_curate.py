@@ -326,11 +326,14 @@ def test_repeat_styles_keep_a_title_for_each_chunk_it_heads():
         title("s:vente#0", "obligations des parties.", k=1),  # the same title twice on one chunk
         question("s:civil9#0", "Obligations des parties ?"),  # another style: deduplicated as before
         question("s:civil9#0", "Obligations des parties !", k=1),
+        # its words are a title's plus that title's chunk id: not the title on that chunk
+        question("s:civil9#0", "Obligations des parties s:bail#0", k=2),
     ]
     pairs, rejects, summary = run_curate(CHUNKS_FR, questions, make_params(repeat_styles=["title"]))
     assert sorted(pairs["question_id"]) == [
         "s:bail#0:title:0",
         "s:civil9#0:layperson:0",
+        "s:civil9#0:layperson:2",
         "s:vente#0:title:0",
     ]
     assert reasons(rejects) == {
@@ -339,7 +342,7 @@ def test_repeat_styles_keep_a_title_for_each_chunk_it_heads():
     }
     assert "by question and chunk for title" in json.dumps(summary.extra)
     pairs, rejects, _ = run_curate(CHUNKS_FR, questions)  # by default a question is kept once
-    assert sorted(pairs["question_id"]) == ["s:bail#0:title:0"]
+    assert sorted(pairs["question_id"]) == ["s:bail#0:title:0", "s:civil9#0:layperson:2"]
 
 
 def test_positive_is_context_then_text_or_the_ict_passage():

@@ -245,11 +245,19 @@ def exact_keys(texts: Sequence[str], threads: int | None = None) -> np.ndarray:
     return np.concatenate(parts) if parts else np.zeros((0, 2), dtype=_U64)
 
 
-def exact_duplicates(texts: Sequence[str]) -> np.ndarray:
-    """For each text, the index of the first text with the same normalised words (itself if first)."""
+def exact_duplicates(texts: Sequence[str], scope: Sequence[str] | None = None) -> np.ndarray:
+    """For each text, the index of the first text with the same normalised words (itself if first); with
+    ``scope``, only texts of the same scope (compared as given, not normalised) are duplicates.
+
+    >>> exact_duplicates(["Congés payés", "congés payés", "Congés payés L1"], scope=["L1", "L2", ""]).tolist()
+    [0, 1, 2]
+    """
     keys = exact_keys(texts)
     if not len(keys):
         return np.zeros(0, dtype=np.int64)
+    if scope is not None:
+        codes = np.unique(np.asarray(scope, dtype=object).astype(str), return_inverse=True)[1]
+        keys = np.column_stack([keys, codes.ravel().astype(_U64)])
     _, first, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
     return first[inverse.ravel()].astype(np.int64)
 

@@ -269,12 +269,10 @@ class Curation:
         ids = self.live["question_id"].to_list()
         if not ids:
             return
-        keys = self.live.select(
-            pl.when(self._repeatable())
-            .then(pl.concat_str("question", pl.lit(" "), "chunk_id"))
-            .otherwise("question")
+        scope = self.live.select(
+            pl.when(self._repeatable()).then("chunk_id").otherwise(pl.lit(""))
         ).to_series()
-        keep_of = dedup.exact_duplicates(keys.to_list())
+        keep_of = dedup.exact_duplicates(self.live["question"].to_list(), scope=scope.to_list())
         dup = np.flatnonzero(keep_of != np.arange(len(ids)))
         kept = [ids[keep_of[i]] for i in dup]
         self.drop(
