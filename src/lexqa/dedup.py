@@ -256,7 +256,7 @@ def exact_duplicates(texts: Sequence[str], scope: Sequence[str] | None = None) -
     if not len(keys):
         return np.zeros(0, dtype=np.int64)
     if scope is not None:
-        codes = np.unique(np.asarray(scope, dtype=object).astype(str), return_inverse=True)[1]
+        codes = np.unique(np.asarray(scope, dtype=str), return_inverse=True)[1]
         keys = np.column_stack([keys, codes.ravel().astype(_U64)])
     _, first, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
     return first[inverse.ravel()].astype(np.int64)

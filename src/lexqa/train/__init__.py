@@ -75,13 +75,13 @@ def _logged_eval(trainer, step: int) -> dict[str, float]:
     return logged[-1] if logged else {}
 
 
-def _best_metrics(trainer, evaluator, best: str | None) -> dict[int, dict[str, float]]:
-    """Metrics per dimension of the best checkpoint (the model now loaded), also put in the model card.
+def _best_metrics(trainer, evaluator, step: int) -> dict[int, dict[str, float]]:
+    """Metrics per dimension of the best checkpoint (the model now loaded, saved at ``step``), also put in
+    the model card.
 
     They were logged when that checkpoint was evaluated, so the evaluators do not run again; only a run
     without any logged evaluation evaluates the model now.
     """
-    step = int(best.rsplit("-", 1)[1]) if best else trainer.state.global_step
     logged = {k.removeprefix("eval_"): v for k, v in _logged_eval(trainer, step).items()}
     if not logged:
         logged = evaluator(trainer.model)
@@ -307,8 +307,8 @@ def run(params: Params, root: str | Path = ".") -> dict[str, Any]:
 
     best = trainer.state.best_model_checkpoint
     base_metrics = _by_dim(_logged_eval(trainer, 0), dims, prefix=f"eval_{EVAL_NAME}_")
-    tuned = _best_metrics(trainer, evaluator, best)
     best_step = int(best.rsplit("-", 1)[1]) if best else trainer.state.global_step
+    tuned = _best_metrics(trainer, evaluator, best_step)
     if t.merge_base:
         best_step, tuned = _merge_with_base(model, trainer, evaluator, base_path, t.merge_base)
     _save_model(model, root / MODEL_DIR, base_metrics, tuned, root / DATASET / "README.md", t.merge_base)
