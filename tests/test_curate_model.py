@@ -14,6 +14,7 @@ from test_curate import chunk, make_params, question, run_curate
 from lexqa.curate.model_filters import (
     MARGIN,
     easiness,
+    lower_percentile,
     ranks,
     round_trip,
     semantic_duplicates,
@@ -58,6 +59,24 @@ def test_easiness_percent_is_per_language_and_not_a_fraction():
     rejected = easiness(live(10, langs), cosine, 20)
     assert rejected["question_id"].to_list() == ["q0", "q5"]  # one per language, not the two global maxima
     assert easiness(live(10, langs), cosine, 0.7).is_empty()  # 0.7 % of 5 rows is nothing, not 70 %
+
+
+def test_easiness_by_both_drops_only_what_both_measures_find_easy():
+    cosine = np.array([0.9, 0.1, 0.8, 0.2])  # q0: the model's easiest
+    coverage = np.array([0.1, 0.9, 0.8, 0.2])  # q1: BM25's easiest; q2: second by each
+    langs = np.array(["en"] * 4)
+    assert easiness(live(4), cosine, 25)["question_id"].to_list() == ["q0"]
+    assert easiness(live(4), coverage, 25)["question_id"].to_list() == ["q1"]
+    lower = lower_percentile(cosine, coverage, langs)
+    assert lower.tolist() == pytest.approx([0, 0, 2 / 3, 1 / 3])
+    assert easiness(live(4), lower, 25)["question_id"].to_list() == ["q2"]
+
+
+def test_lower_percentile_is_per_language_and_averages_ties():
+    langs = np.array(["fr", "ru", "fr", "ru", "fr"])
+    lower = lower_percentile(np.array([1.0, 5.0, 2.0, 6.0, 2.0]), np.array([3.0, 1.0, 3.0, 2.0, 3.0]), langs)
+    # fr rows 0, 2, 4: the cosine ranks them 0, 1.5, 1.5 and coverage ties all three at 1; ru rows 1, 3: 0 and 1
+    assert lower.tolist() == pytest.approx([0, 0, 0.5, 1, 0.5])
 
 
 def test_semantic_duplicates_keep_the_first_of_each_group_within_a_language():
@@ -210,6 +229,26 @@ def test_round_trip_with_both_retrievers_keeps_the_worse_rank():
     )
     pairs, _, summary = run_curate(chunks, questions, params, encoder=encoder)
     assert pairs["rank"].to_list() == [1] and summary.extra["embeddings"]["base encoded"] == 1 + 5
+
+
+def test_easiness_by_both_retrievers_names_its_measure():
+    chunks = [chunk(f"s:{k}#0", v, lang="en") for k, v in EN.items()]
+    questions = [
+        question("s:lease#0", "landlord tenant obligations"),
+        question("s:sale#0", "ownership buyer price agreed thing delivered"),
+        question("s:marriage#0", "age to marry"),
+        question("s:privacy#0", "judges seizure intimacy"),
+    ]
+    encoder = Embedder(ModelSpec.from_params(make_params().model), MemoryStore(), batch_size=8, label="base")
+    params = make_params(
+        easiness={"enabled": True, "drop_percent": 25, "retriever": "both"}, length={"min_tokens": 1}
+    )
+    pairs, rejects, summary = run_curate(chunks, questions, params, encoder=encoder)
+    (easy,) = rejects.filter(pl.col("reason") == "too_easy").iter_rows(named=True)
+    assert "lower percentile of the model's cosine and bm25 term coverage" in easy["detail"]
+    assert pairs.height == 3 and pairs["cosine"].is_not_null().all()
+    described = json.dumps(summary.extra["filters"], ensure_ascii=False)
+    assert "the lower percentile of the base model's cosine and BM25 term coverage" in described
 
 
 @pytest.mark.slow

@@ -792,8 +792,8 @@ class RoundTripParams(Section):
 
 class EasinessParams(Section):
     """Drop the easiest pairs: those whose question–chunk similarity is highest (NVIDIA's retriever data
-    pipeline), by the base model's cosine or by BM25. Computed per language over the pairs still in then. Off by
-    default, with the round trip (benchmarks/quality.md)."""
+    pipeline), by the base model's cosine, by BM25 or by both. Computed per language over the pairs still in
+    then. Off by default, with the round trip (benchmarks/quality.md)."""
 
     enabled: bool = False
     drop_percent: float = Field(
@@ -802,10 +802,11 @@ class EasinessParams(Section):
         lt=100,
         description="PERCENT of pairs to drop, 0–100: 5 drops the easiest 5 %; 0.7 drops 0.7 %, not 70 %",
     )
-    retriever: Literal["model", "bm25"] = Field(
+    retriever: Literal["model", "bm25", "both"] = Field(
         default="model",
-        description="what makes a pair easy: the base model's cosine, or BM25's view: the share of the "
-        "question's BM25 terms (lowercase words, no stopwords) found in the passage",
+        description="what makes a pair easy: the base model's cosine, BM25's view (the share of the "
+        "question's BM25 terms, lowercase words without stopwords, found in the passage), or both: the lower "
+        "of the pair's two percentiles in its language, so only pairs easy by both measures are dropped",
     )
 
 

@@ -413,17 +413,23 @@ class Curation:
         self.drop(model_filters.round_trip(self.live, rank, c.round_trip.top_k, by))
 
     def easiness(self) -> None:
-        """``too_easy``: the easiest ``drop_percent`` % of each language, by the base model's cosine or by the
-        share of the question's BM25 terms found in its positive."""
+        """``too_easy``: the easiest ``drop_percent`` % of each language, by the base model's cosine, by the
+        share of the question's BM25 terms found in its positive, or by both (the lower of the two
+        percentiles: a pair is dropped only when both measures rank it among the easiest)."""
         c = self.params.curate.easiness
         cosine = self.measure_cosine()
         if c.retriever == "model":
             self.drop(model_filters.easiness(self.live, cosine, c.drop_percent))
-        else:
-            coverage = model_filters.term_coverage(
-                self.live["question"].to_list(), self.live["positive"].to_list(), stopwords(self._languages())
-            )
+            return
+        coverage = model_filters.term_coverage(
+            self.live["question"].to_list(), self.live["positive"].to_list(), stopwords(self._languages())
+        )
+        if c.retriever == "bm25":
             self.drop(model_filters.easiness(self.live, coverage, c.drop_percent, "bm25 term coverage"))
+            return
+        lower = model_filters.lower_percentile(cosine, coverage, self.live["lang"].to_numpy())
+        measure = "lower percentile of the model's cosine and bm25 term coverage"
+        self.drop(model_filters.easiness(self.live, lower, c.drop_percent, measure))
 
     # ------------------------------------------------------------------------------------------ judge
     def judge(self) -> None:

@@ -17,6 +17,7 @@ import math
 
 import numpy as np
 import polars as pl
+from scipy.stats import rankdata
 
 from lexqa.curate.filters import rejected
 from lexqa.lexical import tokenize
@@ -70,6 +71,23 @@ def easiness(
             )
             scores.append(float(cosine[i]))
     return rejected(ids, "too_easy", details, scores)
+
+
+def lower_percentile(first: np.ndarray, second: np.ndarray, langs: np.ndarray) -> np.ndarray:
+    """Per language, each row's percentile (0–1, ties averaged) under ``first`` and under ``second``, and the
+    lower of the two: a pair ranks easy only as far as both measures agree it is (easiness by ``both``).
+
+    >>> lower_percentile(np.array([0.9, 0.1, 0.5]), np.array([0.2, 0.8, 0.6]), np.array(["fr"] * 3)).tolist()
+    [0.0, 0.0, 0.5]
+    """
+    out = np.zeros(len(first))
+    for lang in set(langs.tolist()):
+        rows = np.flatnonzero(langs == lang)
+        if len(rows) == 1:
+            continue
+        by_first, by_second = (rankdata(m[rows], method="average") - 1 for m in (first, second))
+        out[rows] = np.minimum(by_first, by_second) / (len(rows) - 1)
+    return out
 
 
 UNRELATED_PAIRS = 20_000

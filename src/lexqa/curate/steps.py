@@ -29,7 +29,11 @@ if TYPE_CHECKING:
     from lexqa.curate import Curation
 
 _RETRIEVER = {"model": "{model}", "bm25": "BM25", "both": "{model} and BM25"}
-_EASINESS = {"model": "{model}'s cosine", "bm25": "BM25 term coverage"}
+_EASINESS = {
+    "model": "{model}'s cosine",
+    "bm25": "BM25 term coverage",
+    "both": "the lower percentile of {model}'s cosine and BM25 term coverage",
+}
 
 
 def _by(template: str, params: Params) -> str:
