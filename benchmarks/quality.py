@@ -12,9 +12,9 @@ runs (``--cache``), so a run pays for training and for the fine-tuned model's en
 model's again::
 
     .venv/bin/python benchmarks/quality.py --name baseline --set generate.limit=4000
-    .venv/bin/python benchmarks/quality.py --name titles --override benchmarks/quality/titles.yaml
+    .venv/bin/python benchmarks/quality.py --name whole_code --override benchmarks/quality/whole_code.yaml
     .venv/bin/python benchmarks/quality.py --name e5 --model /tmp/e5-small-local \\
-        --set model.query_prompt="'query: '" --set model.passage_prompt="'passage: '"
+        --override benchmarks/quality/e5.yaml --set train.scale=100
     .venv/bin/python benchmarks/quality.py --quick      # the bundled sample and a tiny benchmark; no row kept
     .venv/bin/python benchmarks/quality.py --compare baseline titles    # is one run better than another?
 

@@ -1,0 +1,66 @@
+"""benchmarks/quality/*.yaml: the recipes of benchmarks/quality.md's rows, as ``--override`` files.
+
+Each file must be valid params once merged into the project's, and give exactly the params its row
+records, so that ``--override FILE`` reproduces the row rather than something near it.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from lexqa.config import ParamsError, parse_params
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from quality import differences, merge  # noqa: E402
+
+RECIPES = sorted((ROOT / "benchmarks/quality").glob("*.yaml"))
+ROWS = {
+    "e5.yaml": ("e5_roundtrip_neg_1500", "/tmp/e5-small-local"),
+    "whole_code.yaml": ("mix025_all_neg", None),
+}
+"""Each recipe file: the run of benchmarks/quality.md it reproduces, and the --model that run took."""
+
+
+def project() -> dict:
+    return yaml.safe_load((ROOT / "params.yaml").read_text(encoding="utf-8"))
+
+
+def recorded(run: str) -> dict:
+    """The params that differ from params.yaml in ``run``'s row of the Runs table (cell 4, ``key: value``)."""
+    rows = [
+        r
+        for r in (ROOT / "benchmarks/quality.md").read_text(encoding="utf-8").splitlines()
+        if f"| {run} |" in r
+    ]
+    assert len(rows) == 1, f"{run}: {len(rows)} rows in benchmarks/quality.md"
+    cell = rows[0].split(" | ")[3]
+    pairs = [item.strip("`").split(": ", 1) for item in cell.split("<br>")]
+    return {key: yaml.safe_load(value) for key, value in pairs}
+
+
+def test_every_recipe_is_listed():
+    assert {p.name for p in RECIPES} == set(ROWS)
+
+
+@pytest.mark.parametrize("path", RECIPES, ids=lambda p: p.name)
+def test_a_recipe_is_valid_params(path):
+    parse_params(merge(project(), yaml.safe_load(path.read_text(encoding="utf-8"))))
+
+
+@pytest.mark.parametrize("path", RECIPES, ids=lambda p: p.name)
+def test_a_recipe_gives_the_params_of_its_row(path):
+    run, model = ROWS[path.name]
+    params = merge(project(), yaml.safe_load(path.read_text(encoding="utf-8")))
+    if model:
+        params["model"]["name_or_path"] = model
+    assert differences(project(), params) == recorded(run)
+
+
+def test_a_misspelt_key_is_not_valid_params():
+    with pytest.raises(ParamsError, match="round_trp"):
+        parse_params(merge(project(), {"curate": {"round_trp": {"enabled": True}}}))
