@@ -55,6 +55,8 @@ def tiny(tmp_path_factory) -> Path:
         ({"loss": "triplet"}, "train.loss: not allowed: 'triplet'"),
         ({"warmup_ratio": 1.5}, "train.warmup_ratio"),
         ({"epoch": 3}, "train.epoch: unknown key"),
+        ({"matryoshka_dims": [64], "rotation": {"enabled": True}}, "two matryoshka_dims or more"),
+        ({"rotation": {"enabled": True, "epochs": 0}}, "train.rotation.epochs"),
     ],
 )
 def test_bad_train_params_name_their_key(train, message):
@@ -262,6 +264,47 @@ def test_merge_base_saves_the_average_of_the_best_checkpoint_and_the_base(traine
     assert summary["ndcg@10 fine-tuned"] != trained[1]["ndcg@10 fine-tuned"]
     card = (tmp_path / MODEL_DIR / "README.md").read_text(encoding="utf-8")
     assert "0.5 × the best checkpoint + 0.5 × the base model" in card
+
+
+def test_rotation_is_saved_as_a_last_layer_that_keeps_full_dim_scores(trained, tiny, tmp_path):
+    import numpy as np
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.sentence_transformer.modules import Dense
+
+    from lexqa.embed import open_embedder
+    from lexqa.embed.encoder import ModelSpec
+    from lexqa.evaluate.beir import load_beir
+    from lexqa.evaluate.retrieval import dense_metrics
+
+    write_tiny_dataset(tmp_path / "data/processed/dataset")  # the same pairs as `trained`, same seed
+    params = parse_params(_raw(tiny, rotation={"enabled": True, "epochs": 2}))
+    summary = run(params, root=tmp_path)
+    before = trained[1]["ndcg@10 fine-tuned"]
+    assert summary["best_checkpoint"] == trained[1]["best_checkpoint"]
+    assert summary["rotation"]["dims"] == DIMS[1:] and summary["rotation"]["pairs"] == 288
+    assert summary["rotation"]["ndcg@10 before"] == before
+    rotated, unrotated = (
+        SentenceTransformer(str(tmp_path / MODEL_DIR)),
+        SentenceTransformer(str(trained[0] / MODEL_DIR)),
+    )
+    assert isinstance(rotated[-1], Dense) and len(rotated) == len(unrotated) + 1
+    weight = rotated[-1].linear.weight.detach().numpy()
+    np.testing.assert_allclose(weight @ weight.T, np.eye(HIDDEN), atol=1e-5)  # orthogonal
+    texts = ["bail commercial", "licenciement économique", "préavis de démission"]
+    new, old = rotated.encode_query(texts), unrotated.encode_query(texts)
+    np.testing.assert_allclose(new, old @ weight.T, atol=1e-5)  # the same vectors, rotated
+    np.testing.assert_allclose(new @ new.T, old @ old.T, atol=1e-5)  # so full-dimension scores are kept
+    assert summary["ndcg@10 fine-tuned"][f"dim_{HIDDEN}"] == pytest.approx(before[f"dim_{HIDDEN}"], abs=2e-4)
+    assert summary["ndcg@10 fine-tuned"] != before  # the truncated ones see other directions
+    # The figures reported (and the vectors cached for the evaluate stage) are the rotated model's.
+    data = load_beir(tmp_path / "data/processed/dataset/beir", "eval", [])
+    cached = dense_metrics(
+        open_embedder(ModelSpec.from_folder(tmp_path / MODEL_DIR), params, root=tmp_path), data, DIMS
+    )
+    assert {f"dim_{d}": round(m["ndcg@10"], 4) for d, m in cached.items()} == summary["ndcg@10 fine-tuned"]
+    assert "orthogonal rotation learnt on the training pairs" in (
+        tmp_path / MODEL_DIR / "README.md"
+    ).read_text(encoding="utf-8")
 
 
 @pytest.mark.parametrize("loss", ["cached_mnrl", "gist"])

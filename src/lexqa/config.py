@@ -219,6 +219,18 @@ class ChunkParams(Section):
         return self
 
 
+class RotationParams(Section):
+    """An orthogonal rotation learnt on the training pairs after training and saved as the model's last layer,
+    so that the truncated prefixes keep what they need; full-dimension scores unchanged
+    (:mod:`lexqa.train.rotation`)."""
+
+    enabled: bool = False
+    epochs: int = Field(default=4, ge=1, description="passes over the training pairs' vectors")
+    learning_rate: float = Field(
+        default=1e-3, gt=0, lt=1, description="Adam's step on the rotation's generator"
+    )
+
+
 class TrainParams(Section):
     """Matryoshka fine-tuning of ``model.name_or_path`` on ``dataset/train.json`` (sentence-transformers)."""
 
@@ -252,6 +264,7 @@ class TrainParams(Section):
         description="share of the base model in a weight average with the best checkpoint, saved as the "
         "fine-tuned model (WiSE-FT); 0 = the fine-tuned weights alone",
     )
+    rotation: RotationParams = RotationParams()
     eval_steps: int | None = Field(
         default=None, ge=1, description="evaluate and checkpoint every N steps; unset = after each epoch"
     )
@@ -281,6 +294,8 @@ class TrainParams(Section):
             raise ValueError(f"matryoshka_weights must be positive, got {weights}")
         if self.mini_batch_size > self.batch_size:
             raise ValueError(f"mini_batch_size ({self.mini_batch_size}) > batch_size ({self.batch_size})")
+        if self.rotation.enabled and len(self.matryoshka_dims) < 2:
+            raise ValueError("rotation serves the truncated dimensions: it needs two matryoshka_dims or more")
         return self
 
 

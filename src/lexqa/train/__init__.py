@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from lexqa.config import Params
-from lexqa.embed import ModelSpec, encoding_stats, open_embedder
+from lexqa.embed import Embedder, MemoryStore, ModelSpec, encoding_stats, open_embedder
 from lexqa.evaluate.beir import load_beir
 from lexqa.models import resolve_model_path
 from lexqa.paths import DATASET, MODEL_DIR
@@ -44,6 +44,7 @@ from lexqa.train.evaluator import PRIMARY as EVAL_PRIMARY
 from lexqa.train.evaluator import MatryoshkaRetrievalEvaluator, remember_best
 from lexqa.train.losses import build_loss, world_size
 from lexqa.train.merge import average_with_base
+from lexqa.train.rotation import fit_rotation, rotation_layer
 
 __all__ = ["run"]
 
@@ -105,6 +106,41 @@ def _merge_with_base(model, trainer, evaluator, base_path: str, share: float) ->
     step = trainer.state.global_step + 1  # after every checkpoint's: its vectors are the average's own
     metrics = evaluator(model, epoch=trainer.state.epoch or 0, steps=step)
     return step, _by_dim(metrics, evaluator.dims, prefix=f"{EVAL_NAME}_")
+
+
+def _rotate(model, trainer, evaluator, rows: list[dict], params: Params, step: int) -> tuple[int, dict, dict]:
+    """Learn ``train.rotation`` on the training pairs' vectors of ``model`` (as it will be saved), append it
+    as the model's last layer and evaluate the result.
+
+    Returns the step under which the evaluation kept the rotated model's vectors (after ``step``, the last
+    one used), its metrics per dimension (also put in the model card) and the summary's account of it.
+    """
+    import numpy as np
+
+    t = params.train
+    # Vectors of a model not saved yet: kept in memory, under the prompts and length it trains with.
+    embedder = Embedder(ModelSpec.from_params(params.model), MemoryStore(), t.batch_size, "rotation", model)
+    passages = list(dict.fromkeys(r["positive"] for r in rows))
+    row_of = {p: i for i, p in enumerate(passages)}
+    anchors = embedder.queries([r["anchor"] for r in rows])
+    dims = [d for d in evaluator.dims if d < anchors.shape[1]]
+    rotation = fit_rotation(
+        anchors,
+        embedder.passages(passages),
+        np.array([row_of[r["positive"]] for r in rows]),
+        dims,
+        scale=t.scale,
+        epochs=t.rotation.epochs,
+        lr=t.rotation.learning_rate,
+        seed=params.seed if t.seed is None else t.seed,
+    )
+    model.append(rotation_layer(rotation).to(model.device))
+    step += 1
+    metrics = _by_dim(
+        evaluator(model, epoch=trainer.state.epoch or 0, steps=step), evaluator.dims, prefix=f"{EVAL_NAME}_"
+    )
+    account = {"dims": dims, "pairs": len(rows), "passages": len(passages), "encoded": embedder.encoded}
+    return step, metrics, account
 
 
 def _cuda_available() -> bool:
@@ -226,13 +262,15 @@ def _quiet_metric_logs(trainer) -> None:
         trainer.add_callback(QuietProgress)
 
 
-def _save_model(model, target: Path, base, tuned, dataset_card: Path, merge_base: float) -> None:
+def _save_model(
+    model, target: Path, base, tuned, dataset_card: Path, merge_base: float, rotated: bool
+) -> None:
     """Save the model and its completed card into a temporary folder, then swap it in place of ``target``."""
     tmp, old = target.with_name(f".{target.name}.tmp"), target.with_name(f".{target.name}.old")
     shutil.rmtree(tmp, ignore_errors=True)
     shutil.rmtree(old, ignore_errors=True)
     model.save_pretrained(str(tmp))
-    complete_card(tmp, base, tuned, dataset_card, merge_base)
+    complete_card(tmp, base, tuned, dataset_card, merge_base, rotated)
     if target.exists():
         target.rename(old)
     tmp.rename(target)
@@ -311,7 +349,21 @@ def run(params: Params, root: str | Path = ".") -> dict[str, Any]:
     tuned = _best_metrics(trainer, evaluator, best_step)
     if t.merge_base:
         best_step, tuned = _merge_with_base(model, trainer, evaluator, base_path, t.merge_base)
-    _save_model(model, root / MODEL_DIR, base_metrics, tuned, root / DATASET / "README.md", t.merge_base)
+    rotation = None
+    if t.rotation.enabled:
+        unrotated = tuned
+        last = max(best_step, trainer.state.global_step)
+        best_step, tuned, rotation = _rotate(model, trainer, evaluator, train_rows, params, last)
+        rotation["ndcg@10 before"] = {f"dim_{d}": round(m["ndcg@10"], 4) for d, m in unrotated.items()}
+    _save_model(
+        model,
+        root / MODEL_DIR,
+        base_metrics,
+        tuned,
+        root / DATASET / "README.md",
+        t.merge_base,
+        bool(rotation),
+    )
     tuned_spec = ModelSpec.from_folder(root / MODEL_DIR)
     finetuned = open_embedder(tuned_spec, params, t.batch_size, label="finetuned", root=root)
     cached_best = remember_best(output_dir / EVAL_VECTORS, best_step, beir, finetuned)
@@ -339,6 +391,7 @@ def run(params: Params, root: str | Path = ".") -> dict[str, Any]:
             "best_checkpoint": Path(best).name if best else None,
             "best_mean_ndcg@10": None if best_metric is None else round(best_metric, 4),
             "merged_with_base": t.merge_base or None,
+            "rotation": rotation,
             "train_runtime_s": round(result.metrics.get("train_runtime", 0.0), 2),  # evaluations included
             "samples_per_s": round(samples / counter.seconds, 2) if counter.seconds else None,
             "train_loss": round(result.metrics.get("train_loss", float("nan")), 4),

@@ -40,10 +40,14 @@ def _fmt(metrics: dict[str, float] | None, key: str) -> str:
 
 
 def metrics_section(
-    base: dict[int, dict[str, float]], tuned: dict[int, dict[str, float]], merge_base: float = 0.0
+    base: dict[int, dict[str, float]],
+    tuned: dict[int, dict[str, float]],
+    merge_base: float = 0.0,
+    rotated: bool = False,
 ) -> str:
     """Markdown table: nDCG@10 and MRR@10 of the base and fine-tuned models per dimension (eval split);
-    ``merge_base``, the base model's share in the saved weights (``train.merge_base``), is said under it."""
+    ``merge_base``, the base model's share in the saved weights (``train.merge_base``), and ``rotated``, a
+    learnt rotation as the last layer (``train.rotation``), are said under it."""
     lines = [
         "## Base vs fine-tuned (lexqa eval split)",
         "",
@@ -60,6 +64,13 @@ def metrics_section(
             "",
             f"The fine-tuned model is a weight average: {1 - merge_base:g} × the best checkpoint + "
             f"{merge_base:g} × the base model (`train.merge_base`, WiSE-FT); its figures are the average's.",
+        ]
+    if rotated:
+        lines += [
+            "",
+            "Its last layer is an orthogonal rotation learnt on the training pairs (`train.rotation`): it "
+            "changes no full-dimension score and moves into the first components what the truncated "
+            "embeddings need; its figures are the rotated model's.",
         ]
     lines += ["", "The `evaluate` stage adds BM25 and the external benchmarks (`reports/eval.md`)."]
     return "\n".join(lines)
@@ -91,12 +102,13 @@ def complete_card(
     tuned: dict[int, dict[str, float]],
     dataset_card: str | Path | None = None,
     merge_base: float = 0.0,
+    rotated: bool = False,
 ) -> Path:
     """Insert the metrics table (and the dataset card when the file exists) into ``model_dir/README.md``."""
     model_dir = Path(model_dir)
     readme = model_dir / "README.md"
     text = readme.read_text(encoding="utf-8") if readme.exists() else ""
-    sections = [metrics_section(base, tuned, merge_base)]
+    sections = [metrics_section(base, tuned, merge_base, rotated)]
     if dataset_card is not None and Path(dataset_card).exists():
         card = Path(dataset_card).read_text(encoding="utf-8")
         sections.append(dataset_section(_copy_images(card, Path(dataset_card).parent, model_dir)))
