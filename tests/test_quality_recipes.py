@@ -24,6 +24,8 @@ ROWS = {
     "whole_code.yaml": ("mix025_all_neg", None),
 }
 """Each recipe file: the run of benchmarks/quality.md it reproduces, and the --model that run took."""
+LATER = {"train.rotation.enabled": False}
+"""Params added since those rows, set in the recipes to how the rows ran (the key did not exist then)."""
 
 
 def project() -> dict:
@@ -58,7 +60,7 @@ def test_a_recipe_gives_the_params_of_its_row(path):
     params = merge(project(), yaml.safe_load(path.read_text(encoding="utf-8")))
     if model:
         params["model"]["name_or_path"] = model
-    assert differences(project(), params) == recorded(run)
+    assert differences(project(), params) == recorded(run) | LATER
 
 
 def test_a_misspelt_key_is_not_valid_params():
