@@ -108,6 +108,11 @@ def _merge_with_base(model, trainer, evaluator, base_path: str, share: float) ->
     return step, _by_dim(metrics, evaluator.dims, prefix=f"{EVAL_NAME}_")
 
 
+def _ndcg_summary(metrics: dict[int, dict[str, float]]) -> dict[str, float]:
+    """nDCG@10 per dimension as the summary shows it: ``{"dim_384": 0.5712, ...}``."""
+    return {f"dim_{d}": round(m["ndcg@10"], 4) for d, m in metrics.items()}
+
+
 def _rotate(model, trainer, evaluator, rows: list[dict], params: Params, step: int) -> tuple[int, dict, dict]:
     """Learn ``train.rotation`` on the training pairs' vectors of ``model`` (as it will be saved), append it
     as the model's last layer and evaluate the result.
@@ -354,7 +359,7 @@ def run(params: Params, root: str | Path = ".") -> dict[str, Any]:
         unrotated = tuned
         last = max(best_step, trainer.state.global_step)
         best_step, tuned, rotation = _rotate(model, trainer, evaluator, train_rows, params, last)
-        rotation["ndcg@10 before"] = {f"dim_{d}": round(m["ndcg@10"], 4) for d, m in unrotated.items()}
+        rotation["ndcg@10 before"] = _ndcg_summary(unrotated)
     _save_model(
         model,
         root / MODEL_DIR,
@@ -398,8 +403,8 @@ def run(params: Params, root: str | Path = ".") -> dict[str, Any]:
             "device": str(model.device),
             "precision": ("bf16" if bf16 else "fp32") + (" + tf32" if tf32 else ""),
             "world_size": processes,
-            "ndcg@10 base": {f"dim_{d}": round(m["ndcg@10"], 4) for d, m in base_metrics.items()},
-            "ndcg@10 fine-tuned": {f"dim_{d}": round(m["ndcg@10"], 4) for d, m in tuned.items()},
+            "ndcg@10 base": _ndcg_summary(base_metrics),
+            "ndcg@10 fine-tuned": _ndcg_summary(tuned),
             "embeddings": encoding_stats([base])
             | {
                 "finetuned eval vectors cached": len(beir.query_texts) + len(beir.corpus_texts)

@@ -30,6 +30,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from lexqa.embed import truncate
+
 __all__ = ["fit_rotation", "prefix_accuracy", "rotation_layer"]
 
 MAX_CANDIDATES = 8192
@@ -38,10 +40,8 @@ MAX_CANDIDATES = 8192
 
 def prefix_accuracy(anchors: np.ndarray, positives: np.ndarray, dim: int) -> float:
     """Share of anchors whose own positive (same row) is the nearest by cosine of the first ``dim`` components."""
-    a, p = anchors[:, :dim], positives[:, :dim]
-    a = a / np.linalg.norm(a, axis=1, keepdims=True)
-    p = p / np.linalg.norm(p, axis=1, keepdims=True)
-    return float(np.mean(np.argmax(a @ p.T, axis=1) == np.arange(len(a))))
+    scores = truncate(anchors, dim) @ truncate(positives, dim).T
+    return float(np.mean(np.argmax(scores, axis=1) == np.arange(len(anchors))))
 
 
 def fit_rotation(
