@@ -17,12 +17,14 @@ model's again::
         --override benchmarks/quality/e5.yaml --set train.scale=100
     .venv/bin/python benchmarks/quality.py --quick      # the bundled sample and a tiny benchmark; no row kept
     .venv/bin/python benchmarks/quality.py --compare baseline titles    # is one run better than another?
+    .venv/bin/python benchmarks/quality.py --against-base titles        # do its 64 dims match the base's full?
 
 Each run keeps its per-query results (``data/cache/quality/<name>/queries.parquet``, from the evaluate stage's
 ``evaluate_queries.parquet``). The row's gain carries a 95 % interval that resamples ``cdtn_dev``'s requests
 (:mod:`support.bootstrap`: a request's query variants move together), and ``--compare A B`` prints, at each
 dimension, the fine-tuned models' difference with its interval: a difference whose interval holds 0 is not
-one this benchmark can see.
+one this benchmark can see. Every run also prints, and ``--against-base RUN`` prints again, the fine-tuned
+model at each dimension minus the base model at its full dimension, with the same interval.
 
 ``--model`` is a second base model, e.g. the offline multilingual-e5-small that ``../shared/tools/e5local`` makes
 (its README says how; users download the real ``intfloat/multilingual-e5-small`` from the hub). Never train on
@@ -160,12 +162,7 @@ def run_folder(name: str) -> Path:
 
 def compare(first: str, second: str) -> None:
     """Print, at each dimension, the fine-tuned nDCG@10 of two runs and their difference with its interval."""
-    runs = []
-    for name in (first, second):
-        path = run_folder(name) / KEPT_QUERIES
-        if not path.exists():
-            sys.exit(f"{path} not found: runs keep their per-query results since this option exists")
-        runs.append(pl.read_parquet(path))
+    runs = [kept_queries(name) for name in (first, second)]
     dims = sorted(set(runs[0].drop_nulls("dim")["dim"]) & set(runs[1].drop_nulls("dim")["dim"]), reverse=True)
     first, second = (run_folder(name).name for name in (first, second))
     print(f"fine-tuned nDCG@10 on cdtn_dev, {first} vs {second} (95 % interval resampling requests)")
@@ -179,6 +176,39 @@ def compare(first: str, second: str) -> None:
         print(
             f"  {dim:>4}  {mean_a:14.3f}  {mean_b:14.3f}  {mean_a - mean_b:+10.3f}  {low:+.3f} to {high:+.3f}"
         )
+
+
+def against_base(queries: pl.DataFrame) -> list[tuple[int, float, float, float, float]]:
+    """Each dimension's fine-tuned nDCG@10 against the base's at its full dimension, by query.
+
+    Rows of ``(dim, fine-tuned, base at full, low, high)``, ``low``-``high`` the 95 % interval of the
+    difference: what the targets "its 64 (128) dims ≥ the base at full size" read off.
+    """
+    base_full = max(queries.filter(pl.col("system") == "base").drop_nulls("dim")["dim"])
+    base = dense_scores(queries, "base", base_full)
+    out = []
+    for dim in sorted(set(queries.filter(pl.col("system") == "finetuned")["dim"]), reverse=True):
+        tuned = dense_scores(queries, "finetuned", dim)
+        if tuned["query_id"].to_list() != base["query_id"].to_list():
+            sys.exit("the base and the fine-tuned model were evaluated on different queries")
+        low, high = difference_interval(tuned["query_id"].to_list(), tuned["ndcg_at_10"], base["ndcg_at_10"])
+        out.append((dim, tuned["ndcg_at_10"].mean(), base["ndcg_at_10"].mean(), low, high))
+    return out
+
+
+def print_against_base(queries: pl.DataFrame) -> None:
+    rows = against_base(queries)
+    print("fine-tuned at each dim minus the base at its full dim (95 % interval resampling requests)")
+    print(f"  {'dim':>4}  {'fine-tuned':>10}  {'base full':>9}  difference  interval")
+    for dim, tuned, base, low, high in rows:
+        print(f"  {dim:>4}  {tuned:10.3f}  {base:9.3f}  {tuned - base:+10.3f}  {low:+.3f} to {high:+.3f}")
+
+
+def kept_queries(name: str) -> pl.DataFrame:
+    path = run_folder(name) / KEPT_QUERIES
+    if not path.exists():
+        sys.exit(f"{path} not found: runs keep their per-query results since this option exists")
+    return pl.read_parquet(path)
 
 
 def figures(work: Path) -> dict[str, Any]:
@@ -257,9 +287,17 @@ def main() -> None:
     parser.add_argument(
         "--compare", nargs=2, metavar=("RUN", "RUN"), help="compare two kept runs (names or folders) and exit"
     )
+    parser.add_argument(
+        "--against-base",
+        metavar="RUN",
+        help="print a kept run's fine-tuned nDCG@10 at each dim minus the base's at full dim, and exit",
+    )
     args = parse_args(parser, "the bundled sample, 6 chunks, a 4-query benchmark; no row kept")
     if args.compare:
         compare(*args.compare)
+        return
+    if args.against_base:
+        print_against_base(kept_queries(args.against_base))
         return
     if not args.quick and not (CODE.is_dir() and BENCH.is_dir()):
         sys.exit(f"{CODE} or {BENCH} not found: they live in ../shared/data (or run with --quick)")
@@ -300,6 +338,7 @@ def main() -> None:
     print(f"  {'bm25':<18} {fig['bm25']:6.3f}")
     print(f"gain at {dims[0]}: {fig['finetuned'][dims[0]] / fig['base'][dims[0]]:.2f}x")
     print("  95 % interval, resampling requests: {:.2f}x to {:.2f}x".format(*fig["interval"]))
+    print_against_base(pl.read_parquet(work / KEPT_QUERIES))
     if args.quick:
         print(f"row (not kept, --quick):\n{line}")
         shutil.rmtree(args.cache, ignore_errors=True)

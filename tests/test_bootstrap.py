@@ -93,3 +93,34 @@ def test_quality_compare_prints_each_dimension_with_its_interval(tmp_path):
         text=True,
     )
     assert missing.returncode != 0 and "queries.parquet not found" in missing.stderr
+
+
+def test_quality_against_base_reads_each_dimension_against_the_base_at_full(tmp_path):
+    """`benchmarks/quality.py --against-base RUN`: fine-tuned at each dim minus the base at its full dim."""
+    ids, better, base = _benchmark(40, 5, effect=0.2)
+    _, worse, _ = _benchmark(40, 5, effect=-0.2)
+    scores = {("base", 384): base, ("base", 64): worse, ("finetuned", 384): better, ("finetuned", 64): worse}
+    rows = [
+        {"dataset": "cdtn_dev", "system": system, "dim": dim, "query_id": q, "ndcg_at_10": float(v)}
+        for (system, dim), values in scores.items()
+        for q, v in zip(ids, values, strict=True)
+    ]
+    rows += [
+        {"dataset": "cdtn_dev", "system": "bm25", "dim": None, "query_id": q, "ndcg_at_10": 0.5} for q in ids
+    ]
+    (tmp_path / "run").mkdir()
+    pl.DataFrame(rows).write_parquet(tmp_path / "run" / "queries.parquet")
+    script = Path(__file__).resolve().parents[1] / "benchmarks/quality.py"
+    out = subprocess.run(
+        [sys.executable, str(script), "--against-base", str(tmp_path / "run")],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    lines = {line.split()[0]: line.split() for line in out.splitlines()[2:]}
+    assert set(lines) == {"384", "64"}
+    for dim, sign in (("384", 1), ("64", -1)):
+        _, tuned, base_full, diff, low, _, high = lines[dim]
+        assert float(base_full) == round(float(np.mean(base)), 3)  # always the base's 384, never its 64
+        assert abs(float(diff) - (float(tuned) - float(base_full))) <= 0.0015
+        assert sign * float(low) > 0 and sign * float(high) > 0, lines[dim]
