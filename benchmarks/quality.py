@@ -196,8 +196,8 @@ def against_base(queries: pl.DataFrame) -> list[tuple[int, float, float, float, 
     return out
 
 
-def print_against_base(queries: pl.DataFrame) -> None:
-    rows = against_base(queries)
+def print_against_base(rows: list[tuple[int, float, float, float, float]]) -> None:
+    """Print :func:`against_base`'s rows."""
     print("fine-tuned at each dim minus the base at its full dim (95 % interval resampling requests)")
     print(f"  {'dim':>4}  {'fine-tuned':>10}  {'base full':>9}  difference  interval")
     for dim, tuned, base, low, high in rows:
@@ -225,6 +225,7 @@ def figures(work: Path) -> dict[str, Any]:
     queries = pl.read_parquet(work / PER_QUERY).filter(pl.col("dataset") == "cdtn_dev")
     queries.write_parquet(work / KEPT_QUERIES)
     out["interval"] = gain_interval(queries, max(out["finetuned"]))
+    out["against_base"] = against_base(queries)
     return out
 
 
@@ -297,7 +298,7 @@ def main() -> None:
         compare(*args.compare)
         return
     if args.against_base:
-        print_against_base(kept_queries(args.against_base))
+        print_against_base(against_base(kept_queries(args.against_base)))
         return
     if not args.quick and not (CODE.is_dir() and BENCH.is_dir()):
         sys.exit(f"{CODE} or {BENCH} not found: they live in ../shared/data (or run with --quick)")
@@ -338,7 +339,7 @@ def main() -> None:
     print(f"  {'bm25':<18} {fig['bm25']:6.3f}")
     print(f"gain at {dims[0]}: {fig['finetuned'][dims[0]] / fig['base'][dims[0]]:.2f}x")
     print("  95 % interval, resampling requests: {:.2f}x to {:.2f}x".format(*fig["interval"]))
-    print_against_base(pl.read_parquet(work / KEPT_QUERIES))
+    print_against_base(fig["against_base"])
     if args.quick:
         print(f"row (not kept, --quick):\n{line}")
         shutil.rmtree(args.cache, ignore_errors=True)

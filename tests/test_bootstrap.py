@@ -25,6 +25,13 @@ def _benchmark(n_requests: int, variants: int, effect: float, seed: int = 0):
     return ids, new, old
 
 
+def _quality(*args: object, check: bool = False) -> subprocess.CompletedProcess:
+    """Run ``benchmarks/quality.py`` with ``args``, its output captured."""
+    script = Path(__file__).resolve().parents[1] / "benchmarks/quality.py"
+    command = [sys.executable, str(script), *map(str, args)]
+    return subprocess.run(command, capture_output=True, text=True, check=check)
+
+
 def test_docstring_examples_run():
     assert doctest.testmod(bootstrap).failed == 0
 
@@ -75,23 +82,13 @@ def test_quality_compare_prints_each_dimension_with_its_interval(tmp_path):
         ]
         (tmp_path / name).mkdir()
         pl.DataFrame(rows).write_parquet(tmp_path / name / "queries.parquet")
-    script = Path(__file__).resolve().parents[1] / "benchmarks/quality.py"
-    out = subprocess.run(
-        [sys.executable, str(script), "--compare", str(tmp_path / "better"), str(tmp_path / "worse")],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+    out = _quality("--compare", tmp_path / "better", tmp_path / "worse", check=True).stdout
     lines = {line.split()[0]: line.split() for line in out.splitlines()[2:]}
     assert set(lines) == {"64", "32"}
     _, a, b, diff, low, _, high = lines["64"]
     assert abs(float(diff) - (float(a) - float(b))) <= 0.0015  # three decimals each
     assert 0 < float(low) < float(diff) < float(high)
-    missing = subprocess.run(
-        [sys.executable, str(script), "--compare", str(tmp_path / "better"), str(tmp_path / "none")],
-        capture_output=True,
-        text=True,
-    )
+    missing = _quality("--compare", tmp_path / "better", tmp_path / "none")
     assert missing.returncode != 0 and "queries.parquet not found" in missing.stderr
 
 
@@ -110,13 +107,7 @@ def test_quality_against_base_reads_each_dimension_against_the_base_at_full(tmp_
     ]
     (tmp_path / "run").mkdir()
     pl.DataFrame(rows).write_parquet(tmp_path / "run" / "queries.parquet")
-    script = Path(__file__).resolve().parents[1] / "benchmarks/quality.py"
-    out = subprocess.run(
-        [sys.executable, str(script), "--against-base", str(tmp_path / "run")],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+    out = _quality("--against-base", tmp_path / "run", check=True).stdout
     lines = {line.split()[0]: line.split() for line in out.splitlines()[2:]}
     assert set(lines) == {"384", "64"}
     for dim, sign in (("384", 1), ("64", -1)):
