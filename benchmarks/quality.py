@@ -39,6 +39,7 @@ import datetime as dt
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -139,8 +140,21 @@ def run_stage(work: Path, stage: str) -> float:
             [sys.executable, str(ROOT / "stages" / f"{stage}.py")], cwd=work, env=env, stdout=out, stderr=out
         )
     if done.returncode != 0:
-        sys.exit(f"stage {stage} failed ({done.returncode}), see {log}:\n{log.read_text()[-3000:]}")
+        tail = log.read_text()[-3000:]
+        sys.exit(
+            f"stage {stage} failed ({done.returncode}){killed_hint(done.returncode)}, see {log}:\n{tail}"
+        )
     return time.perf_counter() - started
+
+
+def killed_hint(returncode: int) -> str:
+    """What an exit by SIGKILL most often means (nothing for another exit): ``killed_hint(-9)``."""
+    if returncode != -signal.SIGKILL:
+        return ""
+    return (
+        ": killed by SIGKILL, on Linux most often the kernel's out-of-memory killer (`dmesg` says); "
+        "the train stage logs its memory estimate before training (docs/train-evaluate.md, Known limits)"
+    )
 
 
 def dense_scores(queries: pl.DataFrame, system: str, dim: int) -> pl.DataFrame:

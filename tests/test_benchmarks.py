@@ -30,7 +30,7 @@ FIGURES = {
     "embedding_store.py": r"^sqlite +[\d,]+ +[\d,]+ ",
     # After `make run` (as in CI) it times the no-change repro; on a fresh clone it says to run the pipeline.
     "repro.py": r"^  dvc repro \(nothing to run\) +best [\d.]+ s|^the pipeline has stages to run",
-    "train.py": r"^throughput: [\d.]+ samples/s",
+    "train.py": r"^peak RSS: [\d.]+ GiB \(VmHWM\); the train stage's estimate: [\d.]+ GiB$",
 }
 
 

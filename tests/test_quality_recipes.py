@@ -1,7 +1,8 @@
 """benchmarks/quality/*.yaml: the recipes of benchmarks/quality.md's rows, as ``--override`` files.
 
 Each file must be valid params once merged into the project's, and give exactly the params its row
-records, so that ``--override FILE`` reproduces the row rather than something near it.
+records, so that ``--override FILE`` reproduces the row rather than something near it. Also how
+``benchmarks/quality.py`` reports a stage that failed.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from lexqa.config import ParamsError, parse_params
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
+import quality  # noqa: E402
 from quality import differences, merge  # noqa: E402
 
 RECIPES = sorted((ROOT / "benchmarks/quality").glob("*.yaml"))
@@ -68,3 +70,21 @@ def test_a_recipe_gives_the_params_of_its_row(path):
 def test_a_misspelt_key_is_not_valid_params():
     with pytest.raises(ParamsError, match="round_trp"):
         parse_params(merge(project(), {"curate": {"round_trp": {"enabled": True}}}))
+
+
+def test_a_stage_killed_by_sigkill_is_reported_as_a_likely_out_of_memory(tmp_path, monkeypatch):
+    stages = tmp_path / "root" / "stages"
+    stages.mkdir(parents=True)
+    (stages / "train.py").write_text(
+        "import os, signal\nprint('training')\nos.kill(os.getpid(), signal.SIGKILL)\n"
+    )
+    (stages / "split.py").write_text("import sys\nsys.exit(2)\n")
+    monkeypatch.setattr(quality, "ROOT", tmp_path / "root")
+    (tmp_path / "work").mkdir()
+    with pytest.raises(SystemExit) as killed:
+        quality.run_stage(tmp_path / "work", "train")
+    assert str(killed.value).startswith("stage train failed (-9): killed by SIGKILL")
+    assert "out-of-memory killer" in str(killed.value) and str(killed.value).endswith("training\n")
+    with pytest.raises(SystemExit) as failed:
+        quality.run_stage(tmp_path / "work", "split")
+    assert str(failed.value).startswith("stage split failed (2), see ")

@@ -208,6 +208,8 @@ def test_training_improves_retrieval_and_saves_the_model(trained):
     # The reported fine-tuned metrics are the best checkpoint's (the one saved): their mean is its score.
     assert sum(tuned.values()) / len(tuned) == pytest.approx(summary["best_mean_ndcg@10"], abs=1e-3)
     assert summary["resumed_from"] is None and summary["steps_run"] == 18 and summary["precision"] == "fp32"
+    ram = summary["memory"]  # the estimate said before training (CPU), the process's peak after
+    assert ram["estimate_gib"] > 0 and ram["available_gib"] > 0 and ram["peak_rss_gib"] > 0
 
     model = SentenceTransformer(str(root / MODEL_DIR))
     assert model.prompts == {"query": "query: ", "document": "passage: "}  # saved with the model

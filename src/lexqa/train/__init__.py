@@ -36,6 +36,7 @@ from lexqa.models import resolve_model_path
 from lexqa.paths import DATASET, MODEL_DIR
 from lexqa.summary import StageSummary
 from lexqa.tables import REJECTS, frame, write_table
+from lexqa.train import memory
 from lexqa.train.card import complete_card, hub_id
 from lexqa.train.checkpoints import last_checkpoint, run_dir
 from lexqa.train.data import read_pairs
@@ -338,6 +339,10 @@ def run(params: Params, root: str | Path = ".") -> dict[str, Any]:
         callbacks=[counter],
     )
     _quiet_metric_logs(trainer)
+    # On a CPU a run out of memory is killed by the kernel without a word: warn before (CUDA raises its own).
+    on_cpu = not _cuda_available()
+    local_main = os.environ.get("LOCAL_RANK", "0") == "0"
+    ram = memory.before_training(model, train_rows, params, world_size()) if on_cpu and local_main else {}
     resume_from = last_checkpoint(output_dir) if t.resume else None
     if resume_from is not None:
         log.info("resuming from %s", resume_from)
@@ -403,6 +408,7 @@ def run(params: Params, root: str | Path = ".") -> dict[str, Any]:
             "device": str(model.device),
             "precision": ("bf16" if bf16 else "fp32") + (" + tf32" if tf32 else ""),
             "world_size": processes,
+            "memory": ram | {"peak_rss_gib": memory.gib(memory.peak_rss_bytes())},
             "ndcg@10 base": _ndcg_summary(base_metrics),
             "ndcg@10 fine-tuned": _ndcg_summary(tuned),
             "embeddings": encoding_stats([base])
