@@ -42,6 +42,9 @@ ACTIVATION_FACTOR = 1.5
 allocator's fragmentation, the embedding layer and pooling (benchmarks/train.py)."""
 PROCESS_BYTES = int(0.75 * 2**30)
 """The training process before the model: Python, torch, transformers, datasets, the stage's tables."""
+MARGIN = 1.15
+"""The estimate's error measured so far (within about 15 %, either way): the warning comes when the estimate
+times this exceeds the available memory."""
 OPTIMISER_BYTES = 16
 """Per trained parameter: fp32 weight, gradient and AdamW's two moments."""
 HELD_MODEL_BYTES = 4
@@ -151,17 +154,18 @@ def gib(n: int | None) -> float | None:
 def warn_if_short(
     estimate: int, available: int, loss: str, batch_size: int, lengths: list[int]
 ) -> dict[str, float | None]:
-    """Warn when the ``estimate`` exceeds ``available`` memory, naming what lowers it; the figures for the
-    stage summary."""
-    if estimate > available:
+    """Warn when the ``estimate`` (give or take :data:`MARGIN`) exceeds ``available`` memory, naming what
+    lowers it; the figures for the stage summary."""
+    if estimate * MARGIN > available:
         advice = ["train.batch_size", "chunk.max_tokens"]
         if loss != "cached_mnrl":
             advice.insert(0, "train.loss: cached_mnrl (GradCache, same loss, activations of one mini-batch)")
         else:
             advice.insert(0, "train.mini_batch_size")
         log.warning(
-            "training needs about %.1f GiB (batch %d, columns of %s tokens, loss %s) and %.1f GiB are "
-            "available: the kernel may kill it (the stage then fails with -9). Lower: %s",
+            "training needs about %.1f GiB (batch %d, columns of %s tokens, loss %s; the estimate is good to "
+            "about 15 %%) and %.1f GiB are available: the kernel may kill it (the stage then fails with -9). "
+            "Lower: %s",
             gib(estimate),
             batch_size,
             "/".join(map(str, lengths)),
