@@ -33,7 +33,10 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from lexqa.config import Params
 
 log = logging.getLogger("lexqa.train")
 
@@ -176,10 +179,9 @@ def warn_if_short(
     return {"estimate_gib": gib(estimate), "available_gib": gib(available)}
 
 
-def before_training(model: Any, rows: list[dict[str, str]], params: Any, processes: int) -> dict[str, Any]:
-    """The estimate of a CPU training of ``model`` on ``rows`` under ``params`` (:class:`lexqa.config.Params`),
-    checked against the available memory (a warning when short); an empty dict for an architecture the
-    estimate does not know."""
+def before_training(model: Any, rows: list[dict[str, str]], params: Params, processes: int) -> dict[str, Any]:
+    """The estimate of a CPU training of ``model`` on ``rows`` under ``params``, checked against the available
+    memory (a warning when short); an empty dict for an architecture the estimate does not know."""
     shape = EncoderShape.of(model)
     if shape is None:
         log.info("no memory estimate: the model's config does not give its layer sizes")
