@@ -39,7 +39,7 @@ from lexqa.tables import REJECTS, frame, write_table
 from lexqa.train import memory
 from lexqa.train.card import complete_card, hub_id
 from lexqa.train.checkpoints import last_checkpoint, run_dir
-from lexqa.train.data import read_pairs
+from lexqa.train.data import column_prompts, read_pairs
 from lexqa.train.evaluator import NAME as EVAL_NAME
 from lexqa.train.evaluator import PRIMARY as EVAL_PRIMARY
 from lexqa.train.evaluator import MatryoshkaRetrievalEvaluator, remember_best
@@ -181,9 +181,7 @@ def _training_args(params: Params, output_dir: Path, seed: int, columns: list[st
 
     t = params.train
     bf16, tf32 = _cuda_features(params)
-    query, passage = params.model.query_prompt, params.model.passage_prompt
-    prompts = {c: query if c == "anchor" else passage for c in columns}  # positive, negatives: passages
-    prompts = {column: prompt for column, prompt in prompts.items() if prompt}
+    prompts = column_prompts(params.model.query_prompt, params.model.passage_prompt, columns)
     strategy = "steps" if t.eval_steps else "epoch"
     return SentenceTransformerTrainingArguments(
         output_dir=str(output_dir),

@@ -65,3 +65,16 @@ def read_pairs(path: str | Path, rejects: list[dict[str, Any]]) -> list[dict[str
         log.warning("%s: columns %s are missing from some rows: not used", path, ", ".join(dropped))
         rows = [{k: v for k, v in r.items() if k in common} for r in rows]
     return rows
+
+
+def column_prompts(query_prompt: str, passage_prompt: str, columns: list[str]) -> dict[str, str]:
+    """The prompt of each column that has one: the question's for ``anchor``, the passage's for the positive
+    and the negatives (as the trainer applies them)::
+
+        >>> column_prompts("query: ", "passage: ", ["anchor", "positive", "negative"])
+        {'anchor': 'query: ', 'positive': 'passage: ', 'negative': 'passage: '}
+        >>> column_prompts("", "", ["anchor", "positive"])
+        {}
+    """
+    prompts = {c: query_prompt if c == "anchor" else passage_prompt for c in columns}
+    return {column: prompt for column, prompt in prompts.items() if prompt}

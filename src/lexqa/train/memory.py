@@ -35,6 +35,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from lexqa.train.data import column_prompts
+
 if TYPE_CHECKING:
     from lexqa.config import Params
 
@@ -167,12 +169,13 @@ def warn_if_short(
             advice.insert(0, "train.mini_batch_size")
         log.warning(
             "training needs about %.1f GiB (batch %d, columns of %s tokens, loss %s; the estimate is good to "
-            "about 15 %%) and %.1f GiB are available: the kernel may kill it (the stage then fails with -9). "
+            "about %d %%) and %.1f GiB are available: the kernel may kill it (the stage then fails with -9). "
             "Lower: %s",
             gib(estimate),
             batch_size,
             "/".join(map(str, lengths)),
             loss,
+            round((MARGIN - 1) * 100),
             gib(available),
             "; ".join(advice),
         )
@@ -187,9 +190,7 @@ def before_training(model: Any, rows: list[dict[str, str]], params: Params, proc
         log.info("no memory estimate: the model's config does not give its layer sizes")
         return {}
     t = params.train
-    prompts = {
-        c: params.model.query_prompt if c == "anchor" else params.model.passage_prompt for c in rows[0]
-    }
+    prompts = column_prompts(params.model.query_prompt, params.model.passage_prompt, list(rows[0]))
     lengths = column_lengths(model, rows, prompts)
     held = 1 + (t.loss == "gist")  # the evaluation's base model; gist's guide
     estimate = peak_bytes(shape, lengths, t.batch_size, t.loss, t.mini_batch_size, held, processes)
