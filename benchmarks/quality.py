@@ -18,13 +18,16 @@ model's again::
     .venv/bin/python benchmarks/quality.py --quick      # the bundled sample and a tiny benchmark; no row kept
     .venv/bin/python benchmarks/quality.py --compare baseline titles    # is one run better than another?
     .venv/bin/python benchmarks/quality.py --against-base titles        # do its 64 dims match the base's full?
+    .venv/bin/python benchmarks/quality.py --styles titles      # which styles do the real queries resemble?
 
 Each run keeps its per-query results (``data/cache/quality/<name>/queries.parquet``, from the evaluate stage's
 ``evaluate_queries.parquet``). The row's gain carries a 95 % interval that resamples ``cdtn_dev``'s requests
 (:mod:`support.bootstrap`: a request's query variants move together), and ``--compare A B`` prints, at each
 dimension, the fine-tuned models' difference with its interval: a difference whose interval holds 0 is not
 one this benchmark can see. Every run also prints, and ``--against-base RUN`` prints again, the fine-tuned
-model at each dimension minus the base model at its full dimension, with the same interval.
+model at each dimension minus the base model at its full dimension, with the same interval, and the styles of
+the real queries' nearest pseudo-queries beside each style's share of the pairs (:mod:`support.styles`; again
+with ``--styles RUN``): the style a mix under-weights.
 
 ``--model`` is a second base model, e.g. the offline multilingual-e5-small that ``../shared/tools/e5local`` makes
 (its README says how; users download the real ``intfloat/multilingual-e5-small`` from the hub). Never train on
@@ -51,6 +54,7 @@ import polars as pl
 import yaml
 from support.bootstrap import difference_interval, ratio_interval
 from support.quick import parse_args
+from support.styles import nearest_styles
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared/data"
@@ -218,6 +222,33 @@ def print_against_base(rows: list[tuple[int, float, float, float, float]]) -> No
         print(f"  {dim:>4}  {tuned:10.3f}  {base:9.3f}  {tuned - base:+10.3f}  {low:+.3f} to {high:+.3f}")
 
 
+def print_styles(folder: Path) -> None:
+    """Print how the benchmark's queries' nearest pseudo-queries of a run (base model's vectors, through the
+    run's embedding cache) split by style, beside each style's share of its curated pairs."""
+    from lexqa.config import load_params
+    from lexqa.embed import ModelSpec, open_embedder
+    from lexqa.evaluate.beir import load_beir
+
+    pairs_path = folder / "data/processed/pairs.parquet"
+    if not pairs_path.exists():
+        sys.exit(f"{pairs_path} not found: runs keep their tables with --keep")
+    params = load_params(folder / "params.yaml")
+    bench = params.evaluate.benchmarks[0]
+    queries = load_beir(bench.path, bench.name, []).query_texts
+    pairs = pl.read_parquet(pairs_path, columns=["anchor", "style"])
+    embedder = open_embedder(ModelSpec.from_params(params.model), params, params.evaluate.batch_size, "base")
+    rows = nearest_styles(
+        embedder.queries(queries), embedder.queries(pairs["anchor"].to_list()), pairs["style"].to_list()
+    )
+    print(
+        f"{bench.name}'s {len(queries):,} queries: the style of each one's nearest pseudo-query among the "
+        f"run's {len(pairs):,} pairs (base model's vectors; {embedder.encoded:,} encoded)"
+    )
+    print(f"  {'style':<10} {'pairs':>6}  {'of pairs':>8}  {'nearest':>7}  {'cosine':>6}")
+    for r in rows:
+        print(f"  {r.style:<10} {r.pairs:6,}  {r.pair_share:8.1%}  {r.nearest_share:7.1%}  {r.cosine:6.3f}")
+
+
 def kept_queries(name: str) -> pl.DataFrame:
     path = run_folder(name) / KEPT_QUERIES
     if not path.exists():
@@ -307,12 +338,20 @@ def main() -> None:
         metavar="RUN",
         help="print a kept run's fine-tuned nDCG@10 at each dim minus the base's at full dim, and exit",
     )
+    parser.add_argument(
+        "--styles",
+        metavar="RUN",
+        help="print which pseudo-query styles of a kept run the benchmark's queries are nearest to, and exit",
+    )
     args = parse_args(parser, "the bundled sample, 6 chunks, a 4-query benchmark; no row kept")
     if args.compare:
         compare(*args.compare)
         return
     if args.against_base:
         print_against_base(against_base(kept_queries(args.against_base)))
+        return
+    if args.styles:
+        print_styles(run_folder(args.styles))
         return
     if not args.quick and not (CODE.is_dir() and BENCH.is_dir()):
         sys.exit(f"{CODE} or {BENCH} not found: they live in ../shared/data (or run with --quick)")
@@ -354,6 +393,7 @@ def main() -> None:
     print(f"gain at {dims[0]}: {fig['finetuned'][dims[0]] / fig['base'][dims[0]]:.2f}x")
     print("  95 % interval, resampling requests: {:.2f}x to {:.2f}x".format(*fig["interval"]))
     print_against_base(fig["against_base"])
+    print_styles(work)
     if args.quick:
         print(f"row (not kept, --quick):\n{line}")
         shutil.rmtree(args.cache, ignore_errors=True)
