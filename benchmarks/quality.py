@@ -19,6 +19,7 @@ model's again::
     .venv/bin/python benchmarks/quality.py --compare baseline titles    # is one run better than another?
     .venv/bin/python benchmarks/quality.py --against-base titles        # do its 64 dims match the base's full?
     .venv/bin/python benchmarks/quality.py --styles titles      # which styles do the real queries resemble?
+    .venv/bin/python benchmarks/quality.py --styles .           # the same for the project's own last run
 
 Each run keeps its per-query results (``data/cache/quality/<name>/queries.parquet``, from the evaluate stage's
 ``evaluate_queries.parquet``). The row's gain carries a 95 % interval that resamples ``cdtn_dev``'s requests
@@ -233,10 +234,13 @@ def print_styles(folder: Path) -> None:
     if not pairs_path.exists():
         sys.exit(f"{pairs_path} not found: runs keep their tables with --keep")
     params = load_params(folder / "params.yaml")
+    if not params.evaluate.benchmarks:
+        sys.exit(f"{folder / 'params.yaml'} lists no benchmark of real queries in evaluate.benchmarks")
     bench = params.evaluate.benchmarks[0]
     queries = load_beir(bench.path, bench.name, []).query_texts
     pairs = pl.read_parquet(pairs_path, columns=["anchor", "style"])
-    embedder = open_embedder(ModelSpec.from_params(params.model), params, params.evaluate.batch_size, "base")
+    spec = ModelSpec.from_params(params.model)
+    embedder = open_embedder(spec, params, params.evaluate.batch_size, "base", root=folder)
     rows = nearest_styles(
         embedder.queries(queries), embedder.queries(pairs["anchor"].to_list()), pairs["style"].to_list()
     )
@@ -341,7 +345,8 @@ def main() -> None:
     parser.add_argument(
         "--styles",
         metavar="RUN",
-        help="print which pseudo-query styles of a kept run the benchmark's queries are nearest to, and exit",
+        help="print which pseudo-query styles of a kept run (or a project folder: .) the benchmark's queries "
+        "are nearest to, and exit",
     )
     args = parse_args(parser, "the bundled sample, 6 chunks, a 4-query benchmark; no row kept")
     if args.compare:

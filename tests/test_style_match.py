@@ -1,4 +1,5 @@
-"""benchmarks/support/styles.py: which pseudo-query styles the real queries of a benchmark resemble."""
+"""benchmarks/support/styles.py: which pseudo-query styles the real queries of a benchmark resemble, and
+``benchmarks/quality.py --styles``, which prints it for a run."""
 
 from __future__ import annotations
 
@@ -8,11 +9,15 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import polars as pl
 import pytest
+import yaml
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-from support import styles
-from support.styles import nearest_styles
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+import quality  # noqa: E402
+from support import styles  # noqa: E402
+from support.styles import nearest_styles  # noqa: E402
 
 
 def _unit(rows: np.ndarray) -> np.ndarray:
@@ -60,3 +65,25 @@ def test_the_block_size_does_not_change_the_answer():
 def test_mismatched_or_empty_inputs_are_refused_with_a_reason(real, pseudo, kinds, message):
     with pytest.raises(ValueError, match=message):
         nearest_styles(real, pseudo, kinds)
+
+
+def _project(folder: Path, benchmarks: list) -> Path:
+    """A project folder with the project's params (``evaluate.benchmarks`` replaced) and a pairs table."""
+    params = yaml.safe_load((ROOT / "params.yaml").read_text(encoding="utf-8"))
+    params["evaluate"]["benchmarks"] = benchmarks
+    (folder / "params.yaml").write_text(yaml.safe_dump(params), encoding="utf-8")
+    (folder / "data/processed").mkdir(parents=True)
+    pl.DataFrame({"anchor": ["congés payés"], "style": ["keywords"]}).write_parquet(
+        folder / "data/processed/pairs.parquet"
+    )
+    return folder
+
+
+def test_quality_styles_needs_the_runs_pairs(tmp_path):
+    with pytest.raises(SystemExit, match=r"pairs\.parquet not found: runs keep their tables with --keep"):
+        quality.print_styles(tmp_path)
+
+
+def test_quality_styles_needs_a_benchmark_of_real_queries(tmp_path):
+    with pytest.raises(SystemExit, match=r"lists no benchmark of real queries in evaluate\.benchmarks"):
+        quality.print_styles(_project(tmp_path, []))
