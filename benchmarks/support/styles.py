@@ -51,24 +51,19 @@ def nearest_styles(
         raise ValueError(f"{len(pseudo)} pseudo-query vectors but {len(styles)} styles")
     if not len(pseudo) or not len(real):
         raise ValueError("no pseudo-queries or no real queries to compare")
-    nearest, cosine = [], []
+    best, cosine = [], []
     for start in range(0, len(real), block):
         scores = real[start : start + block] @ pseudo.T
-        best = scores.argmax(axis=1)
-        nearest.extend(best.tolist())
-        cosine.extend(scores[np.arange(len(best)), best].tolist())
-    pairs = Counter(styles)
-    hits = Counter(styles[i] for i in nearest)
-    rows = []
+        rows = scores.argmax(axis=1)
+        best.append(rows)
+        cosine.append(scores[np.arange(len(rows)), rows])
+    kinds = np.asarray(styles)
+    nearest, cosine = kinds[np.concatenate(best)], np.concatenate(cosine)
+    pairs, hits = Counter(styles), Counter(nearest.tolist())
+    out = []
     for style in sorted(pairs, key=lambda s: (-hits[s], -pairs[s], s)):
-        near = [c for i, c in zip(nearest, cosine, strict=True) if styles[i] == style]
-        rows.append(
-            StyleMatch(
-                style,
-                pairs[style],
-                round(pairs[style] / len(styles), 3),
-                round(hits[style] / len(real), 3),
-                round(float(np.mean(near)), 3) if near else float("nan"),
-            )
-        )
-    return rows
+        near = cosine[nearest == style]
+        share = round(pairs[style] / len(styles), 3)
+        mean = round(float(near.mean()), 3) if len(near) else float("nan")
+        out.append(StyleMatch(style, pairs[style], share, round(hits[style] / len(real), 3), mean))
+    return out
