@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import signal
@@ -307,6 +308,31 @@ def test_rotation_is_saved_as_a_last_layer_that_keeps_full_dim_scores(trained, t
     assert "orthogonal rotation learnt on the training pairs" in (
         tmp_path / MODEL_DIR / "README.md"
     ).read_text(encoding="utf-8")
+
+
+def test_topic_batches_feed_the_trainer_batches_of_one_topic(tiny, tmp_path, monkeypatch):
+    from lexqa.train import topics
+
+    drawn: list[list[int]] = []
+    iterate = topics.TopicBatchSampler.__iter__
+
+    def spy(self):
+        for batch in iterate(self):
+            drawn.append([int(self.topics[i]) for i in batch])
+            yield batch
+
+    monkeypatch.setattr(topics.TopicBatchSampler, "__iter__", spy)
+    write_tiny_dataset(tmp_path / "data/processed/dataset")
+    summary = run(parse_params(_raw(tiny, batch_sampler="topics", epochs=1)), root=tmp_path)
+    assert summary["batch_sampler"] == "topics" and summary["steps"] == 9
+    assert summary["topics"]["passages"] == 144 and summary["topics"]["topics"] == 5  # ceil(144 / 32)
+    assert len(drawn) == 9 and sum(map(len, drawn)) == 288  # every pair once, in the 9 steps run
+    # Batches walk the topics one after the other: neighbours in a batch share their topic (a shuffle
+    # would pair topics at random, about 1 time in 4 here).
+    same = [a == b for batch in drawn for a, b in itertools.pairwise(batch)]
+    assert sum(same) / len(same) > 0.8, drawn
+    base, tuned = summary["ndcg@10 base"], summary["ndcg@10 fine-tuned"]
+    assert all(tuned[d] > base[d] for d in base)
 
 
 @pytest.mark.parametrize("loss", ["cached_mnrl", "gist"])

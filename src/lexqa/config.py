@@ -256,6 +256,12 @@ class TrainParams(Section):
     mini_batch_size: int = Field(
         default=16, ge=1, description="cached_mnrl only: pairs per forward pass (memory, not results)"
     )
+    batch_sampler: Literal["no_duplicates", "topics"] = Field(
+        default="no_duplicates",
+        description="how pairs fill batches: no_duplicates (shuffled, no text twice in a batch) | topics "
+        "(the same, topic by topic: k-means clusters of the positives under the base model, so in-batch "
+        "negatives are neighbouring passages; TAS-B)",
+    )
     scale: float = Field(default=20.0, gt=0, description="similarity scale (inverse temperature) of the loss")
     merge_base: float = Field(
         default=0.0,

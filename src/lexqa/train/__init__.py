@@ -2,7 +2,8 @@
 
 sentence-transformers does the work as it is meant to be used: ``SentenceTransformerTrainer`` with
 ``MatryoshkaLoss`` around the loss of ``train.loss`` (see :mod:`lexqa.train.losses`), the no-duplicates
-batch sampler (several questions per chunk would otherwise be false in-batch negatives), the question /
+batch sampler (several questions per chunk would otherwise be false in-batch negatives; with
+``train.batch_sampler: topics`` it fills each batch from one topic, :mod:`lexqa.train.topics`), the question /
 passage prompts of ``model`` (applied in training, saved with the model), a retrieval evaluation of every
 Matryoshka dimension from one encoding of the eval split (:mod:`lexqa.train.evaluator`; before training and
 after each epoch, or every ``train.eval_steps``), and the best checkpoint by mean nDCG@10 over the dimensions
@@ -29,6 +30,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from lexqa.config import Params
 from lexqa.embed import Embedder, MemoryStore, ModelSpec, encoding_stats, open_embedder
 from lexqa.evaluate.beir import load_beir
@@ -46,6 +49,7 @@ from lexqa.train.evaluator import MatryoshkaRetrievalEvaluator, remember_best
 from lexqa.train.losses import build_loss, world_size
 from lexqa.train.merge import average_with_base
 from lexqa.train.rotation import fit_rotation, rotation_layer
+from lexqa.train.topics import pair_topics, topic_sampler
 
 __all__ = ["run"]
 
@@ -121,8 +125,6 @@ def _rotate(model, trainer, evaluator, rows: list[dict], params: Params, step: i
     Returns the step under which the evaluation kept the rotated model's vectors (after ``step``, the last
     one used), its metrics per dimension (also put in the model card) and the summary's account of it.
     """
-    import numpy as np
-
     t = params.train
     # Vectors of a model not saved yet: kept in memory, under the prompts and length it trains with.
     embedder = Embedder(ModelSpec.from_params(params.model), MemoryStore(), t.batch_size, "rotation", model)
@@ -175,7 +177,7 @@ def _cpu_ddp() -> bool:
     return world_size() > 1 and not _cuda_available()
 
 
-def _training_args(params: Params, output_dir: Path, seed: int, columns: list[str]):
+def _training_args(params: Params, output_dir: Path, seed: int, columns: list[str], sampler=None):
     from sentence_transformers import SentenceTransformerTrainingArguments
     from sentence_transformers.base.sampler import BatchSamplers
 
@@ -190,7 +192,7 @@ def _training_args(params: Params, output_dir: Path, seed: int, columns: list[st
         per_device_eval_batch_size=t.batch_size,
         learning_rate=t.learning_rate,
         warmup_steps=t.warmup_ratio,  # a float below 1 is a ratio of the total steps
-        batch_sampler=BatchSamplers.NO_DUPLICATES,
+        batch_sampler=sampler or BatchSamplers.NO_DUPLICATES,
         prompts=prompts or None,
         eval_strategy=strategy,
         save_strategy=strategy,
@@ -266,6 +268,16 @@ def _quiet_metric_logs(trainer) -> None:
         trainer.add_callback(QuietProgress)
 
 
+def _topics(rows: list[dict], base: Embedder, batch_size: int, seed: int) -> dict[str, Any]:
+    """``train.batch_sampler: topics``: the topic of each pair from the base model's vectors of the distinct
+    positives (:mod:`lexqa.train.topics`), and the summary's account of them."""
+    passages = list(dict.fromkeys(r["positive"] for r in rows))
+    of_pair = pair_topics(rows, base.passages(passages), batch_size, seed)
+    sizes = np.bincount(of_pair)
+    log.info("topic batches: %d topics over %d passages", len(sizes), len(passages))
+    return {"of_pair": of_pair, "topics": len(sizes), "passages": len(passages), "largest": int(sizes.max())}
+
+
 def _save_model(
     model, target: Path, base, tuned, dataset_card: Path, merge_base: float, rotated: bool
 ) -> None:
@@ -328,9 +340,11 @@ def run(params: Params, root: str | Path = ".") -> dict[str, Any]:
     base = open_embedder(base_spec, params, t.batch_size, label="base", root=root)
     evaluator = MatryoshkaRetrievalEvaluator(beir, dims, base, keep_dir=output_dir / EVAL_VECTORS)
     counter = _step_counter()
+    topics = _topics(train_rows, base, t.batch_size, seed) if t.batch_sampler == "topics" else None
+    sampler = topic_sampler(topics["of_pair"]) if topics else None
     trainer = _trainer_class()(
         model=model,
-        args=_training_args(params, output_dir, seed, list(train_rows[0])),
+        args=_training_args(params, output_dir, seed, list(train_rows[0]), sampler),
         train_dataset=Dataset.from_list(train_rows),
         loss=loss,
         evaluator=evaluator,
@@ -398,6 +412,8 @@ def run(params: Params, root: str | Path = ".") -> dict[str, Any]:
             "steps_run": counter.steps,
             "best_checkpoint": Path(best).name if best else None,
             "best_mean_ndcg@10": None if best_metric is None else round(best_metric, 4),
+            "batch_sampler": t.batch_sampler,
+            "topics": {k: v for k, v in topics.items() if k != "of_pair"} if topics else None,
             "merged_with_base": t.merge_base or None,
             "rotation": rotation,
             "train_runtime_s": round(result.metrics.get("train_runtime", 0.0), 2),  # evaluations included
