@@ -25,8 +25,7 @@ LATER = {"train.rotation.enabled": False}
 """Params added since a row ran, set in its recipe to how the row ran (the key did not exist then)."""
 ROWS = {
     "e5.yaml": ("e5_roundtrip_neg_1500", "/tmp/e5-small-local", LATER),
-    "whole_code.yaml": ("mix025_all_neg", None, LATER),
-    "small_dims.yaml": ("whole_rt_ep2_rot", None, {}),
+    "whole_code.yaml": ("whole_code_rot", None, {}),
 }
 """Each recipe file: the run of benchmarks/quality.md it reproduces, the --model that run took, and the
 params it sets that the row could not record."""
