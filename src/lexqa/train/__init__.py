@@ -27,6 +27,7 @@ import logging
 import os
 import shutil
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -177,7 +178,11 @@ def _cpu_ddp() -> bool:
     return world_size() > 1 and not _cuda_available()
 
 
-def _training_args(params: Params, output_dir: Path, seed: int, columns: list[str], sampler=None):
+def _training_args(
+    params: Params, output_dir: Path, seed: int, columns: list[str], sampler: Callable | None = None
+):
+    """The trainer's arguments; ``sampler`` builds the batch sampler (default: sentence-transformers'
+    no-duplicates one)."""
     from sentence_transformers import SentenceTransformerTrainingArguments
     from sentence_transformers.base.sampler import BatchSamplers
 
