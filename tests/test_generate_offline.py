@@ -120,6 +120,26 @@ def test_keyword_queries_are_short_distinct_and_seeded():
     assert not {w for q in first for w in q.split()} & {"les", "des", "article", "code"}
 
 
+def test_aspect_queries_set_a_chunk_apart_from_its_siblings():
+    chunks, docs = corpus()
+    rows = list(OfflineGenerator(chunks, docs, offline(aspect=2), seed=0).rows(chunks))
+    queries = {}
+    for r in rows:
+        queries.setdefault(r["chunk_id"], []).append(r)
+    texts = dict(chunks.select("chunk_id", "text").iter_rows())
+    for own, other in (("ct:L2#0", "ct:L3#0"), ("ct:L3#0", "ct:L2#0")):  # both under "Congés payés"
+        asked = [r["question"] for r in queries[own]]
+        assert len(asked) == len(set(asked)) == 2 and all(r["style"] == "aspect" for r in queries[own])
+        for question in asked:
+            assert question.startswith("Congés payés ")
+            aspect = question.removeprefix("Congés payés ").lower()
+            assert aspect in texts[own].lower() and aspect not in texts[other].lower()
+    # L1 is alone under "Démission", L4 has no title: a failure row each, saying why
+    for alone in ("ct:L1#0", "ct:L4#0"):
+        (failed,) = queries[alone]
+        assert failed["status"] == "failed" and failed["error"].startswith("no_sibling")
+
+
 def test_styles_mix_by_weight_with_stable_ids():
     chunks, docs = corpus()
     gen = OfflineGenerator(chunks, docs, offline(title=1, keywords=1, citation=1), seed=0)

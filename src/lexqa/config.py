@@ -560,7 +560,7 @@ class TitleParams(Section):
     )
 
 
-OFFLINE_STYLES = ("ict", "title", "keywords", "citation")
+OFFLINE_STYLES = ("ict", "title", "keywords", "citation", "aspect")
 """The offline pseudo-query styles (lexqa.generate.offline)."""
 
 
@@ -583,6 +583,12 @@ class OfflineParams(Section):
     keywords: float = Field(default=1, ge=0, le=20, description="a few of the chunk's most distinctive words")
     citation: float = Field(
         default=1, ge=0, le=20, description="sentences of the chunk citing an article, for the cited article"
+    )
+    aspect: float = Field(
+        default=0,
+        ge=0,
+        le=20,
+        description="its section title and the term that sets it apart from the articles under the same headings",
     )
 
     def weights(self) -> dict[str, float]:
@@ -676,7 +682,7 @@ class GenerateParams(Section):
     def _offline_styles(self) -> GenerateParams:
         if self.backend == "offline" and not self.offline.weights():
             raise ValueError(
-                "backend offline needs at least one style in generate.offline (ict, title, keywords, citation)"
+                "backend offline needs at least one style in generate.offline (ict, title, keywords, citation, aspect)"
             )
         return self
 

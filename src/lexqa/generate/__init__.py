@@ -103,9 +103,9 @@ def llm_rows(params: GenerateParams, chunks: pl.DataFrame, summary: StageSummary
 
 
 def _documents(folder: Path, params: GenerateParams) -> pl.DataFrame:
-    """What the title and citation styles need of documents.parquet (nothing is read when neither is on)."""
+    """What the title, aspect and citation styles need of documents.parquet (nothing is read when none is on)."""
     columns = ["doc_id", "source", "number", "path"]
-    if not {"title", "citation"} & set(params.offline.weights()):
+    if not {"title", "aspect", "citation"} & set(params.offline.weights()):
         return pl.DataFrame(schema={c: DOCUMENTS[c] for c in columns})
     return read_table(folder / "documents.parquet", DOCUMENTS).select(columns)
 

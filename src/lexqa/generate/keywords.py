@@ -81,6 +81,7 @@ class KeywordIndex:
         for i in range(len(self.texts)):
             self.df.update(set(self._terms(i)))
         self.n = len(self.texts)
+        self._group_df: dict[tuple[int, ...], Counter[Phrase]] = {}
 
     def _terms(self, i: int) -> list[Phrase]:
         """Text ``i``'s title phrases (any length) and subject words (single), with repeats."""
@@ -97,9 +98,37 @@ class KeywordIndex:
         if len(titled) >= 2:
             inside = {w for g in titled if len(g) > 1 for w in g}
             counts = Counter({g: counts[g] for g in titled if len(g) > 1 or g[0] not in inside})
-        scored = [(g, tf * (1 + math.log((1 + self.n) / (1 + self.df[g])))) for g, tf in counts.items()]
+        scored = [(g, tf * self.idf(g)) for g, tf in counts.items()]
         scored.sort(key=lambda gs: (-gs[1], gs[0]))
         return scored[:CANDIDATES]
+
+    def idf(self, term: Phrase) -> float:
+        """The smoothed inverse document frequency of ``term`` in the corpus (1 for a term no text holds)."""
+        return 1 + math.log((1 + self.n) / (1 + self.df[term]))
+
+    def apart_terms(self, i: int, group: Sequence[int]) -> list[tuple[str, float]]:
+        """The best terms of text ``i`` (:meth:`best_terms`) that set it apart within ``group`` (the texts it is
+        read among, ``i`` included), best first, as first written in it: each term's TF-IDF × its IDF within the
+        group. A term every text of the group holds scores 0 and is left out, so a group of one gives none.
+
+        >>> index = KeywordIndex(["préavis de démission", "démission et indemnité", "congés payés"], ["fr"] * 3)
+        >>> [(term, round(score, 3)) for term, score in index.apart_terms(0, [0, 1])]
+        [('préavis', 0.687)]
+        >>> index.apart_terms(2, [2])
+        []
+        """
+        members = tuple(dict.fromkeys([*group, i]))
+        held = self._group_df.get(members)
+        if held is None:
+            held = self._group_df[members] = Counter(g for j in members for g in set(self._terms(j)))
+        surface, _ = self._surfaces(i)
+        scored = []
+        for term, score in self.best_terms(i):
+            apart = math.log((1 + len(members)) / (1 + held[term]))
+            if apart > 0:
+                scored.append((surface[term], score * apart))
+        scored.sort(key=lambda ts: (-ts[1], ts[0]))
+        return scored
 
     def _surfaces(self, i: int) -> tuple[dict[Phrase, str], dict[Phrase, int]]:
         """Each term of text ``i`` as first written there (lowercase, apostrophes kept: "période d'essai"),

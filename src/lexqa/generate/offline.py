@@ -7,13 +7,15 @@ run's seed), or, with ``draw: one``, the chance of each style for the chunk's on
 - ``title`` (:mod:`.titles`): the section titles above it (Chang et al. 2020, title/body);
 - ``keywords`` (:mod:`.keywords`): a few of its most distinctive words, like a search-box query;
 - ``citation`` (:mod:`.citations`): a sentence of it that cites another article, as a query for that article
-  (Chang et al. 2020, Wiki Link Prediction): the row's chunk is the cited article's first chunk.
+  (Chang et al. 2020, Wiki Link Prediction): the row's chunk is the cited article's first chunk;
+- ``aspect`` (:mod:`.aspects`): its section title and the term that sets it apart from the chunks under the
+  same headings ("Congé sabbatique durée").
 
 Rows follow ``tables.QUESTIONS`` with backend and model ``offline``; ids are ``<chunk_id>:<style>:<k>`` (a
 citation's ``k`` names the citing chunk). A chunk that drew at least one pseudo-query but got none from any
 style gets a failure row per style drawn, saying why (``no_sentence``, ``no_title``, ``no_keywords``,
-``no_citation``); the summary counts chunks that drew nothing (``chunks_not_drawn``, always 0 with ``draw: one``,
-where a style that gives the chunk nothing yields to the next one drawn)::
+``no_citation``, ``no_sibling``); the summary counts chunks that drew nothing (``chunks_not_drawn``, always 0
+with ``draw: one``, where a style that gives the chunk nothing yields to the next one drawn)::
 
     >>> from lexqa.config import GenerateParams
     >>> params = GenerateParams(offline={"ict": 0, "title": 1, "keywords": 1})
@@ -40,16 +42,19 @@ import polars as pl
 
 from lexqa.boundaries import split_sentences
 from lexqa.config import GenerateParams
+from lexqa.generate.aspects import aspect_queries, sibling_groups
 from lexqa.generate.citations import masked, references
 from lexqa.generate.ict import ict_pairs
 from lexqa.generate.keywords import KeywordIndex, title_phrases
 from lexqa.generate.titles import generic_titles, section_title, titles
+from lexqa.lexical import stopwords
 
 BACKEND = "offline"
 
 FAILURES = {
     "title": "no_title: its document has no section title",
     "citation": "no_citation: it cites no other article of its source",
+    "aspect": "no_sibling: no section title, no other chunk under its titles, or no term sets it apart from them",
 }
 
 
@@ -94,7 +99,13 @@ class OfflineGenerator:
             paths = (path or [] for path in self.path.values())
             self.generic_titles = generic_titles(paths, params.title.generic_parents)
         self.keywords: KeywordIndex | None = None
-        if "keywords" in self.weights:
+        self.siblings: dict[int, list[int]] = {}
+        if "aspect" in self.weights:
+            rows = documents.select("doc_id", "source", "path").iter_rows()
+            sections = {doc_id: (source, tuple(path)) for doc_id, source, path in rows if path}
+            groups = sibling_groups(chunks["doc_id"].to_list(), sections)
+            self.siblings = {row: group for group in groups.values() for row in group}
+        if {"keywords", "aspect"} & set(self.weights):
             lang_of = dict(chunks.select("doc_id", "lang").unique("doc_id").iter_rows())
             phrases: set[tuple[str, ...]] = set()
             for doc_id, path in self.path.items():
@@ -171,6 +182,17 @@ class OfflineGenerator:
                 yield _row(chunk_id, style, k, query)
         elif style == "citation":
             yield from self._citations(n, chunk_id, doc_id, text, source, rng)
+        elif style == "aspect":
+            yield from self._aspects(n, chunk_id, doc_id, lang)
+
+    def _aspects(self, n: int, chunk_id: str, doc_id: str, lang: str) -> Iterator[dict[str, Any]]:
+        row = self.row_of[chunk_id]
+        title = titles(self.path.get(doc_id) or [], 1, self.generic_titles)
+        if not title or row not in self.siblings or self.keywords is None:
+            return
+        apart = self.keywords.apart_terms(row, self.siblings[row])
+        for k, query in enumerate(aspect_queries(title[0], apart, n, stopwords((lang,)))):
+            yield _row(chunk_id, "aspect", k, query)
 
     def _citations(
         self, n: int, chunk_id: str, doc_id: str, text: str, source: str, rng: random.Random
