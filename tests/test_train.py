@@ -335,6 +335,28 @@ def test_topic_batches_feed_the_trainer_batches_of_one_topic(tiny, tmp_path, mon
     assert all(tuned[d] > base[d] for d in base)
 
 
+def test_frozen_embeddings_keep_the_base_token_table_and_train_the_rest(trained, tiny, tmp_path):
+    import torch
+    from sentence_transformers import SentenceTransformer
+
+    write_tiny_dataset(tmp_path / "data/processed/dataset")  # the same pairs as `trained`, same seed
+    summary = run(parse_params(_raw(tiny, freeze_embeddings=True)), root=tmp_path)
+    base = SentenceTransformer(str(tiny))
+    table = base[0].auto_model.get_input_embeddings().weight
+    assert summary["frozen_parameters"] == table.numel() and trained[1]["frozen_parameters"] == 0
+    frozen = SentenceTransformer(str(tmp_path / MODEL_DIR)).state_dict()
+    free = SentenceTransformer(str(trained[0] / MODEL_DIR)).state_dict()
+    name = next(n for n in frozen if n.endswith("word_embeddings.weight"))
+    torch.testing.assert_close(frozen[name], base.state_dict()[name], rtol=0, atol=0)
+    assert not torch.equal(free[name], base.state_dict()[name])  # unfrozen, the table moves
+    moved = [
+        n for n, t in frozen.items() if t.is_floating_point() and not torch.equal(t, base.state_dict()[n])
+    ]
+    assert moved and name not in moved  # the encoder layers trained
+    base_ndcg, tuned = summary["ndcg@10 base"], summary["ndcg@10 fine-tuned"]
+    assert all(tuned[d] > base_ndcg[d] for d in base_ndcg)
+
+
 @pytest.mark.parametrize("loss", ["cached_mnrl", "gist"])
 def test_other_losses_train_with_hard_negatives(tiny, tmp_path, loss):
     dataset = write_tiny_dataset(tmp_path / "data/processed/dataset")

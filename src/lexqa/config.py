@@ -263,6 +263,11 @@ class TrainParams(Section):
         "negatives are neighbouring passages; TAS-B)",
     )
     scale: float = Field(default=20.0, gt=0, description="similarity scale (inverse temperature) of the loss")
+    freeze_embeddings: bool = Field(
+        default=False,
+        description="keep the base model's token embedding table: only the tokens a batch holds would move, "
+        "and real queries use tokens the training texts never do",
+    )
     merge_base: float = Field(
         default=0.0,
         ge=0,

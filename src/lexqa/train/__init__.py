@@ -47,6 +47,7 @@ from lexqa.train.data import column_prompts, read_pairs
 from lexqa.train.evaluator import NAME as EVAL_NAME
 from lexqa.train.evaluator import PRIMARY as EVAL_PRIMARY
 from lexqa.train.evaluator import MatryoshkaRetrievalEvaluator, remember_best
+from lexqa.train.freeze import freeze_token_embeddings
 from lexqa.train.losses import build_loss, world_size
 from lexqa.train.merge import average_with_base
 from lexqa.train.rotation import fit_rotation, rotation_layer
@@ -331,6 +332,7 @@ def run(params: Params, root: str | Path = ".") -> dict[str, Any]:
     model = SentenceTransformer(base_path, prompts=prompts, model_card_data=card_data)
     model.max_seq_length = base_spec.max_seq_length
     model.model_card_data.base_model = hub_id(params.model.name_or_path)
+    frozen = freeze_token_embeddings(model) if t.freeze_embeddings else 0
     guide = SentenceTransformer(base_path, prompts=prompts) if t.loss == "gist" else None
     loss = build_loss(t, model, guide)
     dims = list(t.matryoshka_dims)
@@ -417,6 +419,7 @@ def run(params: Params, root: str | Path = ".") -> dict[str, Any]:
             "steps_run": counter.steps,
             "best_checkpoint": Path(best).name if best else None,
             "best_mean_ndcg@10": None if best_metric is None else round(best_metric, 4),
+            "frozen_parameters": frozen,
             "batch_sampler": t.batch_sampler,
             "topics": {k: v for k, v in topics.items() if k != "of_pair"} if topics else None,
             "merged_with_base": t.merge_base or None,
