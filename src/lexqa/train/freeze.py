@@ -21,6 +21,9 @@ shared by every text. For multilingual-e5-small the token table is 96 M of the m
     40
     >>> [name for name, p in encoder.named_parameters() if p.requires_grad]
     ['layer.weight', 'layer.bias']
+    >>> freeze_token_embeddings(torch.nn.Linear(4, 4))
+    Traceback (most recent call last):
+    ValueError: freeze_embeddings: Linear has no token embedding table to freeze
 """
 
 from __future__ import annotations
