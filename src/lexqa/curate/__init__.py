@@ -12,9 +12,10 @@ deduplication (so that the row kept for a group of duplicates is a good one):
    (exact after normalisation, then MinHash LSH, :mod:`lexqa.dedup`); the duplicate chunks themselves are
    listed too, with ``level = chunk``;
 3. ``wrong_language``, ``too_short`` / ``too_long``, ``self_reference``, ``copies_chunk`` (:mod:`.filters`);
-4. ``duplicate_question`` / ``near_duplicate_question`` (normalised text, then character-shingle MinHash);
-5. with the base model (or ``curate.filter_model``) and/or BM25 (:mod:`.model_filters`, ``curate.round_trip.retriever``,
-   ``curate.easiness.retriever``): ``semantic_duplicate_question``, ``round_trip_failed``, ``too_easy``;
+4. with the base model (or ``curate.filter_model``) and/or BM25 (:mod:`.model_filters`, ``curate.round_trip.retriever``,
+   ``curate.easiness.retriever``): ``round_trip_failed``, ``too_easy``;
+5. ``duplicate_question`` / ``near_duplicate_question`` (normalised text, then character-shingle MinHash), then
+   ``semantic_duplicate_question`` (the filter model's cosine);
 6. the LLM judge (:mod:`.judge`, off by default): ``judge_rejected``, ``judge_unparseable``,
    ``judge_failed``.
 
@@ -447,18 +448,21 @@ class Curation:
     # ------------------------------------------------------------------------------------------ all filters
     def apply_filters(self, encoder: Embedder | None = None) -> None:
         """Every filter ``params`` enables, in :data:`.steps.FILTERS` order, listed in the summary as the card
-        describes them. The retriever filters share one opening of the base model (``encoder`` replaces it)
-        and skip when no question is left."""
+        describes them. The retriever filters share one opening of the base model (``encoder`` replaces it),
+        from the first of them to the last (text filters between them run meanwhile), and skip when no
+        question is left."""
         active = steps.enabled(self.params)
         self.summary.extra["filters"] = steps.descriptions(self.params)
-        for f in active:
-            if f.retriever(self.params) is None:
-                self.close_retrievers()
-            elif self.live.is_empty():
-                continue
-            else:
+        needs = [f.retriever(self.params) is not None for f in active]
+        last = max((i for i, needed in enumerate(needs) if needed), default=-1)
+        for i, f in enumerate(active):
+            if needs[i]:
+                if self.live.is_empty():
+                    continue
                 self.open_retrievers(encoder, active)
             f.apply(self)
+            if i == last:
+                self.close_retrievers()
         self.close_retrievers()
 
     # ------------------------------------------------------------------------------------------ outputs

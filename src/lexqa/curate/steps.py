@@ -89,6 +89,25 @@ FILTERS: tuple[Filter, ...] = (
         lambda run: run.overlap(),
     ),
     Filter(
+        "round_trip",
+        lambda p: p.curate.round_trip.enabled,
+        lambda p: (
+            f"round trip (top {p.curate.round_trip.top_k}, by {_by(_RETRIEVER[p.curate.round_trip.retriever], p)})"
+        ),
+        lambda run: run.round_trip(),
+        retriever=lambda p: p.curate.round_trip.retriever,
+    ),
+    Filter(
+        "easiness",
+        lambda p: p.curate.easiness.enabled,
+        lambda p: (
+            f"easiness (easiest {p.curate.easiness.drop_percent:g} % dropped, "
+            f"by {_by(_EASINESS[p.curate.easiness.retriever], p)})"
+        ),
+        lambda run: run.easiness(),
+        retriever=lambda p: p.curate.easiness.retriever,
+    ),
+    Filter(
         "question_dedup",
         lambda p: p.curate.exact_dedup,
         lambda p: (
@@ -115,33 +134,16 @@ FILTERS: tuple[Filter, ...] = (
         retriever=lambda p: "model",
     ),
     Filter(
-        "round_trip",
-        lambda p: p.curate.round_trip.enabled,
-        lambda p: (
-            f"round trip (top {p.curate.round_trip.top_k}, by {_by(_RETRIEVER[p.curate.round_trip.retriever], p)})"
-        ),
-        lambda run: run.round_trip(),
-        retriever=lambda p: p.curate.round_trip.retriever,
-    ),
-    Filter(
-        "easiness",
-        lambda p: p.curate.easiness.enabled,
-        lambda p: (
-            f"easiness (easiest {p.curate.easiness.drop_percent:g} % dropped, "
-            f"by {_by(_EASINESS[p.curate.easiness.retriever], p)})"
-        ),
-        lambda run: run.easiness(),
-        retriever=lambda p: p.curate.easiness.retriever,
-    ),
-    Filter(
         "judge",
         lambda p: p.curate.judge.enabled,
         lambda p: f"LLM judge ({', '.join(p.curate.judge.criteria)})",
         lambda run: run.judge(),
     ),
 )
-"""Every filter, in the order they apply: cheap before expensive, quality before deduplication (so that the
-row kept for a group of duplicates is a good one), the paid LLM judge last."""
+"""Every filter, in the order they apply: quality before deduplication, so that the row kept for a group of
+duplicates is a good one (the round trip and easiness included: a title query shared by sibling articles is
+kept for a sibling whose chunk the retriever finds, not dropped with the first sibling), cheap before
+expensive within each, the paid LLM judge last."""
 
 
 def enabled(params: Params) -> list[Filter]:
