@@ -225,3 +225,21 @@ def test_stage_mixes_styles_and_counts_them(tmp_path):
     assert questions["question_id"].is_unique().all()
     saved = json.loads((tmp_path / "generate_summary.json").read_text(encoding="utf-8"))
     assert saved["questions_by_style"] == styles
+
+
+def test_keyword_queries_leave_out_function_and_drafting_words():
+    texts = [
+        "Tout salarié, pendant toute absence prévue entre les parties, garde tout droit au repos entre deux "
+        "périodes, comme tout salarié mentionné.",
+        "L'employeur verse le salaire à la fin du mois.",
+        "Le contrat de travail à durée déterminée est écrit.",
+    ]
+    index = KeywordIndex(texts, ["fr"] * 3)
+    import random
+
+    words = {
+        w
+        for q in index.queries(0, "fr", n=4, min_words=1, max_words=3, rng=random.Random(0))
+        for w in q.split()
+    }
+    assert words and words <= {"salarié", "absence", "parties", "garde", "droit", "repos", "périodes"}

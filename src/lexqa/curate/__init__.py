@@ -3,8 +3,8 @@
 Every generated question either becomes a (question, positive) pair or a rejects row with a reason code, the
 measured score and, for a duplicate, the id of the row kept in its place. :class:`Curation` validates the
 input, then applies the filters of :data:`lexqa.curate.steps.FILTERS` (one ordered list, also written to
-``curate_summary.json`` for the dataset card) in this order, cheap before expensive, quality before
-deduplication (so that the row kept for a group of duplicates is a good one):
+``curate_summary.json`` for the dataset card) in this order, quality before deduplication (so that the row
+kept for a group of duplicates is a good one), cheap before expensive within each:
 
 1. validation: ``generation_failed`` (status ``failed``: no question), ``duplicate_question_id``,
    ``unknown_chunk``, ``empty_question``;
