@@ -238,7 +238,16 @@ def test_training_writes_card_rejects_and_summary(trained):
     assert set(rejects["stage"].to_list()) == {"train"}
 
 
-def test_merge_base_saves_the_average_of_the_best_checkpoint_and_the_base(trained, tiny, tmp_path):
+@pytest.mark.parametrize(
+    ("share", "card_says"),
+    [
+        (0.5, "0.5 × the best checkpoint + 0.5 × the base model"),
+        (-1.0, "the base model + 2 × the checkpoint's update"),  # extrapolated: 2 × tuned - base
+    ],
+)
+def test_merge_base_saves_the_average_of_the_best_checkpoint_and_the_base(
+    trained, tiny, tmp_path, share, card_says
+):
     import torch
     from sentence_transformers import SentenceTransformer
 
@@ -248,15 +257,18 @@ def test_merge_base_saves_the_average_of_the_best_checkpoint_and_the_base(traine
     from lexqa.evaluate.retrieval import dense_metrics
 
     write_tiny_dataset(tmp_path / "data/processed/dataset")  # the same pairs as `trained`, same seed
-    params = parse_params(_raw(tiny, merge_base=0.5))
+    params = parse_params(_raw(tiny, merge_base=share))
     summary = run(params, root=tmp_path)
-    assert summary["merged_with_base"] == 0.5 and summary["best_checkpoint"] == trained[1]["best_checkpoint"]
+    assert (
+        summary["merged_with_base"] == share and summary["best_checkpoint"] == trained[1]["best_checkpoint"]
+    )
     merged = SentenceTransformer(str(tmp_path / MODEL_DIR)).state_dict()
     tuned = SentenceTransformer(str(trained[0] / MODEL_DIR)).state_dict()
     base = SentenceTransformer(str(tiny)).state_dict()
     for name, tensor in merged.items():
         if tensor.is_floating_point():
-            torch.testing.assert_close(tensor, 0.5 * tuned[name] + 0.5 * base[name], rtol=1e-4, atol=1e-5)
+            expected = (1 - share) * tuned[name] + share * base[name]
+            torch.testing.assert_close(tensor, expected, rtol=1e-4, atol=1e-5)
     # The figures reported (and the vectors cached for the evaluate stage) are the average's, not the
     # checkpoint's: a fresh encoding by the saved model gives them.
     data = load_beir(tmp_path / "data/processed/dataset/beir", "eval", [])
@@ -266,7 +278,7 @@ def test_merge_base_saves_the_average_of_the_best_checkpoint_and_the_base(traine
     assert {f"dim_{d}": round(m["ndcg@10"], 4) for d, m in cached.items()} == summary["ndcg@10 fine-tuned"]
     assert summary["ndcg@10 fine-tuned"] != trained[1]["ndcg@10 fine-tuned"]
     card = (tmp_path / MODEL_DIR / "README.md").read_text(encoding="utf-8")
-    assert "0.5 × the best checkpoint + 0.5 × the base model" in card
+    assert card_says in card
 
 
 def test_rotation_is_saved_as_a_last_layer_that_keeps_full_dim_scores(trained, tiny, tmp_path):

@@ -32,10 +32,18 @@ def test_share_zero_changes_nothing():
     assert torch.equal(tuned.weight.detach(), before)
 
 
-@pytest.mark.parametrize("share", [1.0, -0.1])
+def test_a_negative_share_extrapolates_along_the_update():
+    tuned, base = _pair()
+    before = tuned.weight.detach().clone()
+    average_with_base(tuned, base.state_dict(), share=-1.0)
+    update = before - base.weight.detach()
+    torch.testing.assert_close(tuned.weight.detach(), base.weight.detach() + 2 * update)
+
+
+@pytest.mark.parametrize("share", [1.0, -3.5])
 def test_a_share_outside_the_range_is_refused(share):
     tuned, base = _pair()
-    with pytest.raises(ValueError, match=r"share must be in \[0, 1\)"):
+    with pytest.raises(ValueError, match=r"share must be in \[-3, 1\)"):
         average_with_base(tuned, base.state_dict(), share)
 
 

@@ -231,6 +231,10 @@ class RotationParams(Section):
     )
 
 
+MIN_BASE_SHARE = -3.0
+"""The lowest ``train.merge_base``: ``-3`` saves the base plus four times the fine-tuning's update."""
+
+
 class TrainParams(Section):
     """Matryoshka fine-tuning of ``model.name_or_path`` on ``dataset/train.json`` (sentence-transformers)."""
 
@@ -270,10 +274,11 @@ class TrainParams(Section):
     )
     merge_base: float = Field(
         default=0.0,
-        ge=0,
+        ge=MIN_BASE_SHARE,
         lt=1,
         description="share of the base model in a weight average with the best checkpoint, saved as the "
-        "fine-tuned model (WiSE-FT); 0 = the fine-tuned weights alone",
+        "fine-tuned model (WiSE-FT); 0 = the fine-tuned weights alone; negative = past the fine-tuned model "
+        "along its update (-1: 2 × fine-tuned - base, task-vector extrapolation)",
     )
     rotation: RotationParams = RotationParams()
     eval_steps: int | None = Field(

@@ -59,11 +59,18 @@ def metrics_section(
         gain = f"{t['ndcg@10'] - b['ndcg@10']:+.4f}" if b and t and "ndcg@10" in b and "ndcg@10" in t else "–"
         row = [str(dim), _fmt(b, "ndcg@10"), _fmt(t, "ndcg@10"), gain, _fmt(b, "mrr@10"), _fmt(t, "mrr@10")]
         lines.append("| " + " | ".join(row) + " |")
-    if merge_base:
+    if merge_base > 0:
         lines += [
             "",
             f"The fine-tuned model is a weight average: {1 - merge_base:g} × the best checkpoint + "
             f"{merge_base:g} × the base model (`train.merge_base`, WiSE-FT); its figures are the average's.",
+        ]
+    elif merge_base < 0:
+        lines += [
+            "",
+            f"The fine-tuned model is extrapolated past the best checkpoint: the base model + {1 - merge_base:g} × "
+            "the checkpoint's update of its weights (`train.merge_base`, task-vector scaling); its figures "
+            "are the extrapolated model's.",
         ]
     if rotated:
         lines += [
