@@ -27,11 +27,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
+from lexqa.config import MIN_BASE_SHARE
+
 if TYPE_CHECKING:
     import torch
     from torch import nn
-
-from lexqa.config import MIN_BASE_SHARE
 
 __all__ = ["average_with_base"]
 
