@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 from pathlib import Path
 
 import polars as pl
@@ -111,8 +112,6 @@ def test_references_skip_other_texts_and_are_masked():
 def test_keyword_queries_are_short_distinct_and_seeded():
     chunks, _ = corpus()
     index = KeywordIndex(chunks["text"].to_list(), chunks["lang"].to_list())
-    import random
-
     first = index.queries(2, "fr", n=3, min_words=2, max_words=3, rng=random.Random(1))
     assert first == index.queries(2, "fr", n=3, min_words=2, max_words=3, rng=random.Random(1))
     assert len(first) == len(set(first)) == 3
@@ -235,8 +234,6 @@ def test_keyword_queries_leave_out_function_and_drafting_words():
         "Le contrat de travail à durée déterminée est écrit.",
     ]
     index = KeywordIndex(texts, ["fr"] * 3)
-    import random
-
     words = {
         w
         for q in index.queries(0, "fr", n=4, min_words=1, max_words=3, rng=random.Random(0))
