@@ -13,7 +13,7 @@ from tiny_model import build_tiny_model, write_tiny_dataset
 from lexqa.config import HardNegativesParams
 from lexqa.embed import Embedder, MemoryStore, ModelSpec
 from lexqa.models import resolve_model_path
-from lexqa.split.negatives import add_negatives, mine
+from lexqa.split.negatives import add_negatives, cosine_blocks, mine
 
 
 @pytest.fixture(scope="module")
@@ -65,8 +65,7 @@ def test_mined_negatives_equal_mine_hard_negatives(tmp_path, k):
     anchors = list(dict.fromkeys(p["anchor"] for p in pairs))
     own = {a: sorted({corpus.index(p["positive"]) for p in pairs if p["anchor"] == a}) for a in anchors}
     found = mine(
-        embedder.queries(anchors),
-        embedder.passages(corpus),
+        cosine_blocks(embedder.queries(anchors), embedder.passages(corpus)),
         [own[a] for a in anchors],
         params,
         np.random.default_rng(0),
@@ -101,3 +100,44 @@ def test_mostly_random_negatives_are_warned_about_with_the_margin_that_would_min
     caplog.clear()
     stats = add_negatives([dict(p) for p in pairs], groups, at_suggestion, embedder, seed=0)
     assert stats["mined"] >= len(pairs) // 2
+
+
+BM25_CORPUS = [
+    "Le salarié a droit à un congé payé de deux jours et demi par mois de travail.",
+    "Le congé payé est pris entre le 1er mai et le 31 octobre.",
+    "Le préavis de démission est fixé par la convention collective.",
+    "Le comité social et économique est consulté sur le règlement intérieur.",
+]
+
+
+def bm25_rows(questions: list[tuple[str, int]]) -> list[dict[str, str]]:
+    return [{"anchor": q, "positive": BM25_CORPUS[i]} for q, i in questions]
+
+
+def test_bm25_negatives_share_the_questions_words_without_being_its_passage():
+    questions = [("congé payé par mois", 0), ("période de prise des vacances", 1), ("préavis démission", 2)]
+    pairs = bm25_rows([*questions, ("consultation du CSE", 3)])
+    groups = ["g0", "g1", "g2", "g3"]
+    params = HardNegativesParams(retriever="bm25", relative_margin=0.0, range_max=3)
+    stats = add_negatives(pairs, groups, params, None, seed=0, languages=["fr"])
+    # the question on paid leave gets the other paid-leave article, the lexical near miss DPR trains on
+    assert pairs[0]["negative"] == BM25_CORPUS[1]
+    # the others share no word with any other passage: a passage scoring 0 is no harder than a random one
+    assert stats == {"mined": 1, "random": 3}
+    assert all(r["negative"] != r["positive"] for r in pairs)
+
+
+def test_bm25_negatives_keep_the_margin_against_likely_false_negatives():
+    from lexqa.lexical import Bm25
+
+    # the other paid-leave article scores above the first question's own: likely a false negative, not mined;
+    # the second question's own article scores highest, so the first one is a fair negative for it
+    questions = ["congé payé entre mai et octobre", "dates du congé"]
+    params = HardNegativesParams(retriever="bm25", relative_margin=0.05, range_max=3)
+    blocks = Bm25(BM25_CORPUS[:2], ["fr"]).blocks(questions)
+    assert mine(blocks, [[0], [1]], params, np.random.default_rng(0), above=0.0) == [None, [0]]
+
+
+def test_model_negatives_need_an_encoder():
+    with pytest.raises(ValueError, match="needs the base model"):
+        add_negatives(bm25_rows([("a", 0), ("b", 1)]), ["g0", "g1"], HardNegativesParams(), None, seed=0)

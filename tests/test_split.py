@@ -411,6 +411,32 @@ def test_hard_negatives_come_from_training_positives_only(tmp_path):
     assert "Hard negatives" in (out / "README.md").read_text()
 
 
+def test_bm25_hard_negatives_open_no_model(tmp_path, monkeypatch):
+    import lexqa.split
+
+    def no_model(*args, **kwargs):
+        raise AssertionError("split opened the base model for BM25 negatives")
+
+    monkeypatch.setattr(lexqa.split, "open_embedder", no_model)
+    chunks, pairs = build(n_docs=10, questions_per_chunk=1)
+    # each question holds words of its own chunk and of another document's chunk, so BM25 finds near misses
+    head = [text.split()[:4] for text in chunks["text"].to_list()]
+    anchors = [" ".join(head[i] + head[(i + 3) % len(head)][:2]) for i in range(pairs.height)]
+    pairs = pairs.with_columns(anchor=pl.Series(anchors))
+    write_inputs(tmp_path, chunks, pairs)
+    run(
+        make_params(hard_negatives={"enabled": True, "retriever": "bm25", "relative_margin": 0.0}),
+        tmp_path,
+        tmp_path,
+    )
+    out = tmp_path / "dataset"
+    train = [json.loads(line) for line in (out / "train.json").read_text().splitlines()]
+    summary = json.loads((out / "split_summary.json").read_text())
+    assert all(row["negative"] != row["positive"] for row in train)
+    assert summary["negatives"]["mined"] > len(train) // 2 and "embeddings" not in summary
+    assert "on BM25 scores" in (out / "README.md").read_text()
+
+
 def test_corpus_pairs_holds_only_the_chunks_with_pairs():
     chunks, pairs = build(n_docs=10, questions_per_chunk=1)
     extra = chunk_row("s:lonely#0", "un texte sans aucune question écrite pour lui dans ce corpus")

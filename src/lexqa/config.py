@@ -929,6 +929,11 @@ class HardNegativesParams(Section):
     sampling: Literal["top", "random"] = Field(
         default="top", description="the hardest candidates that pass the margin, or random ones among them"
     )
+    retriever: Literal["model", "bm25"] = Field(
+        default="model",
+        description="what ranks the candidates: the base model's cosine, or BM25 (passages sharing the "
+        "question's words, DPR's negatives)",
+    )
 
 
 class SplitParams(Section):

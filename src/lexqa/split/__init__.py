@@ -299,13 +299,25 @@ class Splitting:
         negatives = self.params.split.hard_negatives
         if not (negatives.enabled and self.train_rows):
             return
-        encoder = self.encoder or open_embedder(
-            ModelSpec.from_params(self.params.model), self.params, self.params.split.batch_size, label="base"
-        )
+        encoder = None
+        if negatives.retriever == "model":
+            encoder = self.encoder or open_embedder(
+                ModelSpec.from_params(self.params.model),
+                self.params,
+                self.params.split.batch_size,
+                label="base",
+            )
+        languages = sorted(set(self.chunks["lang"].drop_nulls().to_list()))
         self.summary.extra["negatives"] = add_negatives(
-            self.train_rows, self.train_pairs["group"].to_list(), negatives, encoder, self.params.seed
+            self.train_rows,
+            self.train_pairs["group"].to_list(),
+            negatives,
+            encoder,
+            self.params.seed,
+            languages,
         )
-        self.summary.extra["embeddings"] = encoding_stats([encoder])
+        if encoder is not None:
+            self.summary.extra["embeddings"] = encoding_stats([encoder])
 
     def dataset(self) -> Dataset:
         """The figures of the summary, and everything the stage writes."""

@@ -130,8 +130,10 @@ def card(
     if negatives:
         how.append(
             "- Hard negatives: sentence-transformers' `mine_hard_negatives` candidate search, run by "
-            "`lexqa.split.negatives.mine` on the base model's cached vectors, over the training positives "
-            f"(relative margin {s.hard_negatives.relative_margin:g}): {negatives['mined']:,} mined, "
+            "`lexqa.split.negatives.mine` on "
+            + ("BM25 scores" if s.hard_negatives.retriever == "bm25" else "the base model's cached vectors")
+            + f", over the training positives (relative margin {s.hard_negatives.relative_margin:g}): "
+            f"{negatives['mined']:,} mined, "
             f"{negatives['random']:,} random (no candidate passed the margin)."
         )
     reject_rows = sorted(rejects.items(), key=lambda kv: (-kv[1], kv[0]))

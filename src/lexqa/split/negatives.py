@@ -1,6 +1,7 @@
 """Hard negatives for train.json: the candidate search of sentence-transformers' ``mine_hard_negatives``, done
 on the base model's vectors from the shared embedding layer (:mod:`lexqa.embed`), so that texts curate already
-encoded are read from the cache instead of encoded again.
+encoded are read from the cache instead of encoded again, or on BM25 scores (``retriever: bm25``: passages that
+share the question's words without being its own, the negatives of DPR, Karpukhin et al. 2020).
 
 The candidates are the distinct training positives only, so no evaluation text can enter training as a
 negative. For each distinct question: the ``range_max + #positives`` best-scoring candidates, less its own
@@ -13,20 +14,24 @@ dataset mixing rows with and without a negative cannot be trained on); the summa
     >>> import numpy as np
     >>> queries = np.array([[1.0, 0.0], [0.0, 1.0]], dtype=np.float32)
     >>> corpus = np.array([[1.0, 0.0], [0.0, 1.0], [0.8, 0.6]], dtype=np.float32)
-    >>> mine(queries, corpus, [[0], [1]], HardNegativesParams(), np.random.default_rng(0))
+    >>> mine(cosine_blocks(queries, corpus), [[0], [1]], HardNegativesParams(), np.random.default_rng(0))
     [[2], [2]]
+
+A BM25 candidate must share a word with the question (score above 0): one that does not is no harder than a
+random passage.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 
 from lexqa.config import HardNegativesParams
 from lexqa.embed import Embedder
+from lexqa.lexical import Bm25
 
 log = logging.getLogger("lexqa.split")
 
@@ -39,32 +44,41 @@ def negative_columns(k: int) -> list[str]:
     return ["negative"] if k == 1 else [f"negative_{i}" for i in range(1, k + 1)]
 
 
+def cosine_blocks(queries: np.ndarray, corpus: np.ndarray) -> Iterator[tuple[int, np.ndarray]]:
+    """``(start, scores)`` for blocks of normalised query vectors against the corpus vectors."""
+    block = max(1, SCORE_BLOCK // max(len(corpus), 1))
+    for start in range(0, len(queries), block):
+        yield start, queries[start : start + block] @ corpus.T
+
+
 def mine(
-    queries: np.ndarray,
-    corpus: np.ndarray,
+    blocks: Iterator[tuple[int, np.ndarray]],
     positives: Sequence[Sequence[int]],
     params: HardNegativesParams,
     rng: np.random.Generator,
     reach: list[float] | None = None,
+    above: float = -math.inf,
 ) -> list[list[int] | None]:
-    """Per query (normalised vectors), ``num_negatives`` corpus indices, hardest first, or ``None`` when
-    fewer candidates pass; ``positives[i]`` are query ``i``'s own corpus indices. ``reach``, when given, gets
-    each query's largest ``relative_margin`` at which ``num_negatives`` of its window's candidates would pass
-    (NaN when the window holds fewer)."""
+    """Per query, ``num_negatives`` corpus indices, hardest first, or ``None`` when fewer candidates pass;
+    ``blocks`` yields ``(start, scores)`` for consecutive queries, ``positives[i]`` are query ``i``'s own
+    corpus indices and a candidate must score above ``above``. ``reach``, when given, gets each query's
+    largest ``relative_margin`` at which ``num_negatives`` of its window's candidates would pass (NaN when the
+    window holds fewer, or its own positive scores no higher than ``above``)."""
     k = params.num_negatives
     out: list[list[int] | None] = []
-    window = min(params.range_max + max(len(p) for p in positives), len(corpus))
-    block = max(1, SCORE_BLOCK // max(len(corpus), 1))
-    for lo in range(0, len(queries), block):
-        scores = queries[lo : lo + block] @ corpus.T
+    widest = max(len(p) for p in positives)
+    for lo, scores in blocks:
+        window = min(params.range_max + widest, scores.shape[1])
         top = np.argsort(-scores, axis=1, kind="stable")[:, :window]
         for row, candidates in enumerate(top):
             own = list(positives[lo + row])
             floor = min(float(scores[row, j]) for j in own)
             threshold = floor - abs(floor) * params.relative_margin
-            others = [int(j) for j in candidates if j not in own]
+            others = [int(j) for j in candidates if j not in own and scores[row, j] > above]
             if reach is not None:
-                kth_lowest = float(scores[row, others[-k]]) if len(others) >= k else math.nan
+                kth_lowest = (
+                    float(scores[row, others[-k]]) if len(others) >= k and floor > above else math.nan
+                )
                 reach.append((floor - kth_lowest) / max(abs(floor), 1e-12))
             passing = [j for j in others if scores[row, j] <= threshold][: params.range_max]
             if len(passing) < k:
@@ -81,10 +95,13 @@ def add_negatives(
     rows: list[dict[str, str]],
     groups: Sequence[str],
     params: HardNegativesParams,
-    encoder: Embedder,
+    encoder: Embedder | None,
     seed: int,
+    languages: Sequence[str] = (),
 ) -> dict[str, int]:
-    """Add negative column(s) to every row in place; returns how many rows got mined and random negatives."""
+    """Add negative column(s) to every row in place; returns how many rows got mined and random negatives.
+    ``encoder`` (the base model) scores the candidates, or BM25 over ``languages``' stopwords when
+    ``params.retriever`` is ``bm25``."""
     k = params.num_negatives
     columns = negative_columns(k)
     corpus = list(dict.fromkeys(r["positive"] for r in rows))
@@ -99,14 +116,13 @@ def add_negatives(
             positives[r["anchor"]].append(index[r["positive"]])
     rng = np.random.default_rng(seed)
     reach: list[float] = []
-    found = mine(
-        encoder.queries(anchors),
-        encoder.passages(corpus),
-        [positives[a] for a in anchors],
-        params,
-        rng,
-        reach,
-    )
+    if params.retriever == "bm25":
+        blocks, above = Bm25(corpus, languages).blocks(anchors), 0.0
+    elif encoder is None:
+        raise ValueError("split.hard_negatives.retriever: model needs the base model's encoder")
+    else:
+        blocks, above = cosine_blocks(encoder.queries(anchors), encoder.passages(corpus)), -math.inf
+    found = mine(blocks, [positives[a] for a in anchors], params, rng, reach, above)
     mined = dict(zip(anchors, found, strict=True))
     stats = {"mined": 0, "random": 0}
     for row, group in zip(rows, groups, strict=True):
@@ -122,14 +138,17 @@ def add_negatives(
         log.warning(
             "split: %d of %d training pairs got random negatives: for most questions, fewer than %d of the "
             "%d best candidates score below the positive by split.hard_negatives.relative_margin %g; "
-            "half of them would get mined ones at a margin of %.3f. A model whose cosines crowd together "
-            "(multilingual-e5) needs a smaller margin than one whose cosines spread (docs/curate.md)",
+            "half of them would get mined ones at a margin of %.3f%s",
             stats["random"],
             stats["mined"] + stats["random"],
             k,
             params.range_max,
             params.relative_margin,
             float(np.nanmedian(reach)) if not np.isnan(reach).all() else math.nan,
+            ". A model whose cosines crowd together (multilingual-e5) needs a smaller margin than one whose "
+            "cosines spread (docs/curate.md)"
+            if params.retriever == "model"
+            else " (a question sharing no word with its own passage gets a random one at any margin)",
         )
     return stats
 
