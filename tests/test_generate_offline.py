@@ -240,3 +240,23 @@ def test_keyword_queries_leave_out_function_and_drafting_words():
         for w in q.split()
     }
     assert words and words <= {"salarié", "absence", "parties", "garde", "droit", "repos", "périodes"}
+
+
+@pytest.mark.parametrize("limit_by", ["spread", "cited"])
+def test_a_limit_by_citations_writes_questions_for_the_most_cited_articles_first(tmp_path, limit_by):
+    cites_l1 = "Les salariés mentionnés à l'article L. 1 du présent code sont informés de leurs droits."
+    chunks, docs = corpus({**ARTICLES, "L4": (["Partie législative"], cites_l1)})
+    write_table(chunks, tmp_path / "chunks.parquet", CHUNKS)
+    write_table(docs, tmp_path / "documents.parquet", DOCUMENTS)
+    params = load_params(ROOT / "params.yaml")
+    only_ict = params.generate.offline.model_copy(update={"ict": 1, "title": 0, "keywords": 0, "citation": 0})
+    update = {"offline": only_ict, "limit": 2, "limit_by": limit_by}
+    params = params.model_copy(update={"generate": params.generate.model_copy(update=update)})
+    summary = generate.run(params, in_dir=tmp_path, out_dir=tmp_path, metrics_dir=tmp_path)
+    chosen = set(read_table(tmp_path / "questions.parquet", QUESTIONS)["chunk_id"])
+    # L3 cites L2 and L4 cites L1; by hash alone the limit keeps L2 and L4
+    assert chosen == ({"ct:L1#0", "ct:L2#0"} if limit_by == "cited" else {"ct:L2#0", "ct:L4#0"})
+    if limit_by == "cited":
+        assert summary.extra["limit_by_cited"] == {"cited_documents": 2, "chunks_of_cited_documents": 2}
+    else:
+        assert "limit_by_cited" not in summary.extra

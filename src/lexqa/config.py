@@ -674,6 +674,11 @@ class GenerateParams(Section):
         default=Path("data/cache/llm"), description="LLM response cache, not a DVC out (repro keeps it)"
     )
     limit: int | None = Field(default=None, ge=1, description="at most this many chunks (trials)")
+    limit_by: Literal["spread", "cited"] = Field(
+        default="spread",
+        description="which chunks a limit keeps: spread (those whose ids hash lowest: every part of the "
+        "corpus) or cited (those of the articles the corpus cites most, then spread)",
+    )
     max_failed_fraction: float = Field(
         default=0.05, ge=0, le=1, description="above this share of failed chunks the stage exits non-zero"
     )

@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections import Counter
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +31,7 @@ import polars as pl
 
 from lexqa import llm
 from lexqa.config import GenerateParams, Params, ParamsError
+from lexqa.generate.citations import cited_by
 from lexqa.generate.jobs import JobBuilder, QuestionJob, question_rows
 from lexqa.generate.offline import BACKEND as OFFLINE
 from lexqa.generate.offline import OfflineGenerator
@@ -46,15 +49,27 @@ class TooManyFailures(RuntimeError):
     """More chunks failed than ``generate.max_failed_fraction`` allows (outputs are written all the same)."""
 
 
-def select_chunks(chunks: pl.DataFrame, limit: int | None) -> pl.DataFrame:
-    """All chunks, or ``limit`` of them spread over every source: those whose id hashes lowest.
+def select_chunks(
+    chunks: pl.DataFrame, limit: int | None, cited: Mapping[str, int] | None = None
+) -> pl.DataFrame:
+    """All chunks, or ``limit`` of them spread over every source: those whose id hashes lowest; with ``cited``
+    (doc id → how many documents cite it), those of the most cited documents first, ties spread.
 
     The choice is stable, and a larger limit keeps the chunks of a smaller one (their answers stay cached).
+
+        >>> docs = [f"c:{i}" for i in range(4)]
+        >>> chunks = pl.DataFrame({"chunk_id": [f"{d}#0" for d in docs], "doc_id": docs})
+        >>> select_chunks(chunks, 2)["doc_id"].to_list()
+        ['c:2', 'c:3']
+        >>> select_chunks(chunks, 2, {"c:0": 5, "c:1": 1})["doc_id"].to_list()     # the most cited
+        ['c:0', 'c:1']
     """
     if limit is None or limit >= chunks.height:
         return chunks
-    rank = [hashlib.sha256(c.encode()).hexdigest() for c in chunks["chunk_id"]]
-    keep = set(pl.Series(rank).arg_sort()[:limit].to_list())
+    hashes = [hashlib.sha256(c.encode()).hexdigest() for c in chunks["chunk_id"]]
+    counts = [-(cited or {}).get(d, 0) for d in chunks["doc_id"]]
+    rank = sorted(range(chunks.height), key=lambda i: (counts[i], hashes[i]))
+    keep = set(rank[:limit])
     return chunks.filter(pl.Series([i in keep for i in range(chunks.height)]))
 
 
@@ -103,11 +118,20 @@ def llm_rows(params: GenerateParams, chunks: pl.DataFrame, summary: StageSummary
 
 
 def _documents(folder: Path, params: GenerateParams) -> pl.DataFrame:
-    """What the title, aspect and citation styles need of documents.parquet (nothing is read when none is on)."""
+    """What the title, aspect and citation styles and ``limit_by: cited`` need of documents.parquet (nothing is
+    read when none is on)."""
     columns = ["doc_id", "source", "number", "path"]
-    if not {"title", "aspect", "citation"} & set(params.offline.weights()):
+    by_citations = params.limit is not None and params.limit_by == "cited"
+    if not by_citations and not {"title", "aspect", "citation"} & set(params.offline.weights()):
         return pl.DataFrame(schema={c: DOCUMENTS[c] for c in columns})
     return read_table(folder / "documents.parquet", DOCUMENTS).select(columns)
+
+
+def citation_counts(chunks: pl.DataFrame, documents: pl.DataFrame) -> Counter[str]:
+    """Doc id → how many other documents' chunks cite it (:func:`.citations.cited_by`)."""
+    numbered = documents.filter(pl.col("number").is_not_null())
+    articles = {(s, n): d for d, s, n in numbered.select("doc_id", "source", "number").iter_rows()}
+    return cited_by(chunks.select("doc_id", "source", "text").iter_rows(), articles)
 
 
 def run(
@@ -120,9 +144,16 @@ def run(
     g = params.generate
     out = Path(out_dir)
     corpus = read_table(Path(in_dir) / "chunks.parquet", CHUNKS)
-    chunks = select_chunks(corpus, g.limit)
+    documents = _documents(Path(in_dir), g)
+    cited = citation_counts(corpus, documents) if g.limit is not None and g.limit_by == "cited" else None
+    chunks = select_chunks(corpus, g.limit, cited)
     summary = StageSummary("generate", rows_in=chunks.height)
     summary.extra["backend"] = g.backend
+    if cited is not None:
+        summary.extra["limit_by_cited"] = {
+            "cited_documents": len(cited),
+            "chunks_of_cited_documents": int(chunks["doc_id"].is_in(list(cited)).sum()),
+        }
     rows = []
     if g.backend == "offline":
         summary.extra["tokens"] = {"prompt_tokens": 0, "completion_tokens": 0, "cost_usd": 0.0}
@@ -130,7 +161,6 @@ def run(
         summary.extra["model"] = g.model
         rows = llm_rows(g, chunks, summary)
     if g.backend == "offline" or g.offline.with_llm:
-        documents = _documents(Path(in_dir), g)
         offline = OfflineGenerator(corpus, documents, g, params.seed)
         rows += offline.rows(chunks)
         summary.extra["offline"] = {
