@@ -122,7 +122,9 @@ def _documents(folder: Path, params: GenerateParams) -> pl.DataFrame:
     read when none is on)."""
     columns = ["doc_id", "source", "number", "path"]
     by_citations = params.limit is not None and params.limit_by == "cited"
-    if not by_citations and not {"title", "aspect", "citation"} & set(params.offline.weights()):
+    offline = params.backend == "offline" or params.offline.with_llm
+    styles = offline and {"title", "aspect", "citation"} & set(params.offline.weights())
+    if not (by_citations or styles):
         return pl.DataFrame(schema={c: DOCUMENTS[c] for c in columns})
     return read_table(folder / "documents.parquet", DOCUMENTS).select(columns)
 
