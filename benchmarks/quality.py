@@ -20,6 +20,7 @@ model's again::
     .venv/bin/python benchmarks/quality.py --against-base titles        # do its 64 dims match the base's full?
     .venv/bin/python benchmarks/quality.py --styles titles      # which styles do the real queries resemble?
     .venv/bin/python benchmarks/quality.py --styles .           # the same for the project's own last run
+    .venv/bin/python benchmarks/quality.py --hybrid titles      # what would BM25 add to its models?
 
 Each run keeps its per-query results (``data/cache/quality/<name>/queries.parquet``, from the evaluate stage's
 ``evaluate_queries.parquet``). The row's gain carries a 95 % interval that resamples ``cdtn_dev``'s requests
@@ -28,7 +29,9 @@ dimension, the fine-tuned models' difference with its interval: a difference who
 one this benchmark can see. Every run also prints, and ``--against-base RUN`` prints again, the fine-tuned
 model at each dimension minus the base model at its full dimension, with the same interval, and the styles of
 the real queries' nearest pseudo-queries beside each style's share of the pairs (:mod:`support.styles`; again
-with ``--styles RUN``): the style a mix under-weights.
+with ``--styles RUN``): the style a mix under-weights. ``--hybrid RUN`` prints the base and the fine-tuned model
+of a kept run fused with BM25 (:mod:`support.fusion`) at several BM25 weights: the word matching a model has not
+learnt.
 
 ``--model`` is a second base model, e.g. the offline multilingual-e5-small that ``../shared/tools/e5local`` makes
 (its README says how; users download the real ``intfloat/multilingual-e5-small`` from the hub). Never train on
@@ -54,6 +57,7 @@ from typing import Any
 import polars as pl
 import yaml
 from support.bootstrap import difference_interval, ratio_interval
+from support.fusion import fused
 from support.quick import parse_args
 from support.styles import nearest_styles
 
@@ -66,6 +70,8 @@ STAGES = ["ingest", "chunk", "generate", "curate", "split", "train", "evaluate"]
 PER_QUERY = Path("data/processed/evaluate_queries.parquet")
 KEPT_QUERIES = "queries.parquet"
 """The benchmark's rows of the per-query table, kept in the run's folder after ``data/`` is removed."""
+HYBRID_WEIGHTS = (0.0, 0.05, 0.1, 0.15, 0.2, 0.3, 0.5, 1.0)
+"""BM25's weights in ``--hybrid``'s fusions (0: the model alone, 1: BM25 alone)."""
 NOT_COMPARED = {"sources", "evaluate", "embed"}
 """Sections set by the script itself, never reported as a difference."""
 
@@ -226,18 +232,13 @@ def print_against_base(rows: list[tuple[int, float, float, float, float]]) -> No
 def print_styles(folder: Path) -> None:
     """Print how the benchmark's queries' nearest pseudo-queries of a run (base model's vectors, through the
     run's embedding cache) split by style, beside each style's share of its curated pairs."""
-    from lexqa.config import load_params
     from lexqa.embed import ModelSpec, open_embedder
-    from lexqa.evaluate.beir import load_beir
 
     pairs_path = folder / "data/processed/pairs.parquet"
     if not pairs_path.exists():
         sys.exit(f"{pairs_path} not found: runs keep their tables with --keep")
-    params = load_params(folder / "params.yaml")
-    if not params.evaluate.benchmarks:
-        sys.exit(f"{folder / 'params.yaml'} lists no benchmark of real queries in evaluate.benchmarks")
-    bench = params.evaluate.benchmarks[0]
-    queries = load_beir(bench.path, bench.name, []).query_texts
+    params, bench = run_benchmark(folder)
+    queries = bench.query_texts
     pairs = pl.read_parquet(pairs_path, columns=["anchor", "style"])
     spec = ModelSpec.from_params(params.model)
     embedder = open_embedder(spec, params, params.evaluate.batch_size, "base", root=folder)
@@ -251,6 +252,55 @@ def print_styles(folder: Path) -> None:
     print(f"  {'style':<10} {'pairs':>6}  {'of pairs':>8}  {'nearest':>7}  {'cosine':>6}")
     for r in rows:
         print(f"  {r.style:<10} {r.pairs:6,}  {r.pair_share:8.1%}  {r.nearest_share:7.1%}  {r.cosine:6.3f}")
+
+
+def run_benchmark(folder: Path):
+    """A run's params and its first benchmark of real queries (``evaluate.benchmarks``), loaded."""
+    from lexqa.config import load_params
+    from lexqa.evaluate.beir import load_beir
+
+    params = load_params(folder / "params.yaml")
+    if not params.evaluate.benchmarks:
+        sys.exit(f"{folder / 'params.yaml'} lists no benchmark of real queries in evaluate.benchmarks")
+    bench = params.evaluate.benchmarks[0]
+    return params, load_beir(bench.path, bench.name, [])
+
+
+def print_hybrid(folder: Path) -> None:
+    """Print nDCG@10 on the run's benchmark of its base and fine-tuned models (full dimension, vectors through
+    the run's embedding cache) fused with BM25 at each of :data:`HYBRID_WEIGHTS`, and the best fusion's gain
+    over the model alone with its interval."""
+    import torch
+
+    from lexqa.embed import ModelSpec, open_embedder
+    from lexqa.evaluate.metrics import top_k
+    from lexqa.evaluate.per_query import query_frame
+    from lexqa.lexical import Bm25
+
+    model = folder / "models/lexqa"
+    if not (model / "modules.json").exists():
+        sys.exit(f"{model} holds no model: runs keep theirs with --keep")
+    params, data = run_benchmark(folder)
+    languages = list(params.evaluate.bm25_languages) or sorted({s.lang for s in params.sources})
+    bm25 = Bm25(data.corpus_texts, languages).scores(data.query_texts)
+    specs = {"base": ModelSpec.from_params(params.model), "fine-tuned": ModelSpec.from_folder(model)}
+    print(f"{data.name} nDCG@10 of each model fused with BM25 (min-max per query; BM25's weight on top)")
+    print(f"  {'':<10}  " + "  ".join(f"{w:>5g}" for w in HYBRID_WEIGHTS) + "  best fusion − model alone")
+    for label, spec in specs.items():
+        embedder = open_embedder(spec, params, params.evaluate.batch_size, label, root=folder)
+        dense = embedder.queries(data.query_texts) @ embedder.passages(data.corpus_texts).T
+        per_query = {}
+        for weight in HYBRID_WEIGHTS:
+            ranked = top_k(torch.from_numpy(fused(dense, bm25, weight))).numpy()
+            per_query[weight] = query_frame(data, label, None, ranked)["ndcg_at_10"]
+        means = {w: float(v.mean()) for w, v in per_query.items()}
+        best = max(HYBRID_WEIGHTS[1:-1], key=means.__getitem__)
+        low, high = difference_interval(data.query_ids, per_query[best], per_query[0.0])
+        print(
+            f"  {label:<10}  "
+            + "  ".join(f"{means[w]:5.3f}" for w in HYBRID_WEIGHTS)
+            + f"  {means[best] - means[0.0]:+.3f} at {best:g} ({low:+.3f} to {high:+.3f})"
+        )
 
 
 def kept_queries(name: str) -> pl.DataFrame:
@@ -348,6 +398,11 @@ def main() -> None:
         help="print which pseudo-query styles of a kept run (or a project folder: .) the benchmark's queries "
         "are nearest to, and exit",
     )
+    parser.add_argument(
+        "--hybrid",
+        metavar="RUN",
+        help="print a kept run's base and fine-tuned models fused with BM25 at several weights, and exit",
+    )
     args = parse_args(parser, "the bundled sample, 6 chunks, a 4-query benchmark; no row kept")
     if args.compare:
         compare(*args.compare)
@@ -357,6 +412,9 @@ def main() -> None:
         return
     if args.styles:
         print_styles(run_folder(args.styles))
+        return
+    if args.hybrid:
+        print_hybrid(run_folder(args.hybrid))
         return
     if not args.quick and not (CODE.is_dir() and BENCH.is_dir()):
         sys.exit(f"{CODE} or {BENCH} not found: they live in ../shared/data (or run with --quick)")
