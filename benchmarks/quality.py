@@ -21,6 +21,7 @@ model's again::
     .venv/bin/python benchmarks/quality.py --styles titles      # which styles do the real queries resemble?
     .venv/bin/python benchmarks/quality.py --styles .           # the same for the project's own last run
     .venv/bin/python benchmarks/quality.py --hybrid titles      # what would BM25 add to its models?
+    .venv/bin/python benchmarks/quality.py --cited titles       # are the judged articles the most cited?
 
 Each run keeps its per-query results (``data/cache/quality/<name>/queries.parquet``, from the evaluate stage's
 ``evaluate_queries.parquet``). The row's gain carries a 95 % interval that resamples ``cdtn_dev``'s requests
@@ -303,6 +304,28 @@ def print_hybrid(folder: Path) -> None:
         )
 
 
+def print_cited(folder: Path) -> None:
+    """Print the share of the benchmark's judged articles, and of all the run's documents, that the rest of the
+    corpus cites at least 1, 2, 5 and 10 times (``lexqa.generate.citation_counts``), by article number."""
+    from lexqa.generate import citation_counts
+
+    tables = folder / "data/processed"
+    if not (tables / "chunks.parquet").exists():
+        sys.exit(f"{tables / 'chunks.parquet'} not found: runs keep their tables with --keep")
+    documents = pl.read_parquet(tables / "documents.parquet", columns=["doc_id", "source", "number", "path"])
+    cited = citation_counts(pl.read_parquet(tables / "chunks.parquet"), documents)
+    count = {n: cited.get(d, 0) for d, n in documents.select("doc_id", "number").iter_rows() if n}
+    _, data = run_benchmark(folder)
+    judged = {p for j in data.judgements for p in j} & set(count)
+    print(
+        f"how often the corpus cites {data.name}'s {len(judged)} judged articles and all its {len(count):,}"
+    )
+    print(f"  {'cited at least':<15} {'judged':>7} {'all':>7}")
+    for times in (1, 2, 5, 10):
+        share = [sum(count[n] >= times for n in group) / max(len(group), 1) for group in (judged, count)]
+        print(f"  {times:>3} time{'s' if times > 1 else ' '}       {share[0]:7.1%} {share[1]:7.1%}")
+
+
 def kept_queries(name: str) -> pl.DataFrame:
     path = run_folder(name) / KEPT_QUERIES
     if not path.exists():
@@ -403,6 +426,11 @@ def main() -> None:
         metavar="RUN",
         help="print a kept run's base and fine-tuned models fused with BM25 at several weights, and exit",
     )
+    parser.add_argument(
+        "--cited",
+        metavar="RUN",
+        help="print how often the corpus of a kept run cites the benchmark's judged articles, and exit",
+    )
     args = parse_args(parser, "the bundled sample, 6 chunks, a 4-query benchmark; no row kept")
     if args.compare:
         compare(*args.compare)
@@ -415,6 +443,9 @@ def main() -> None:
         return
     if args.hybrid:
         print_hybrid(run_folder(args.hybrid))
+        return
+    if args.cited:
+        print_cited(run_folder(args.cited))
         return
     if not args.quick and not (CODE.is_dir() and BENCH.is_dir()):
         sys.exit(f"{CODE} or {BENCH} not found: they live in ../shared/data (or run with --quick)")
