@@ -53,7 +53,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 import yaml
@@ -61,6 +61,10 @@ from support.bootstrap import difference_interval, ratio_interval
 from support.fusion import fused
 from support.quick import parse_args
 from support.styles import nearest_styles
+
+if TYPE_CHECKING:
+    from lexqa.config import Params
+    from lexqa.evaluate.beir import BeirSet
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared/data"
@@ -255,7 +259,7 @@ def print_styles(folder: Path) -> None:
         print(f"  {r.style:<10} {r.pairs:6,}  {r.pair_share:8.1%}  {r.nearest_share:7.1%}  {r.cosine:6.3f}")
 
 
-def run_benchmark(folder: Path):
+def run_benchmark(folder: Path) -> tuple[Params, BeirSet]:
     """A run's params and its first benchmark of real queries (``evaluate.benchmarks``), loaded."""
     from lexqa.config import load_params
     from lexqa.evaluate.beir import load_beir
@@ -312,7 +316,7 @@ def print_cited(folder: Path) -> None:
     tables = folder / "data/processed"
     if not (tables / "chunks.parquet").exists():
         sys.exit(f"{tables / 'chunks.parquet'} not found: runs keep their tables with --keep")
-    documents = pl.read_parquet(tables / "documents.parquet", columns=["doc_id", "source", "number", "path"])
+    documents = pl.read_parquet(tables / "documents.parquet", columns=["doc_id", "source", "number"])
     cited = citation_counts(pl.read_parquet(tables / "chunks.parquet"), documents)
     count = {n: cited.get(d, 0) for d, n in documents.select("doc_id", "number").iter_rows() if n}
     _, data = run_benchmark(folder)

@@ -12,6 +12,7 @@ from tiny_model import build_tiny_model, write_tiny_dataset
 
 from lexqa.config import HardNegativesParams
 from lexqa.embed import Embedder, MemoryStore, ModelSpec
+from lexqa.lexical import Bm25
 from lexqa.models import resolve_model_path
 from lexqa.split.negatives import add_negatives, cosine_blocks, mine
 
@@ -128,8 +129,6 @@ def test_bm25_negatives_share_the_questions_words_without_being_its_passage():
 
 
 def test_bm25_negatives_keep_the_margin_against_likely_false_negatives():
-    from lexqa.lexical import Bm25
-
     # the other paid-leave article scores above the first question's own: likely a false negative, not mined;
     # the second question's own article scores highest, so the first one is a fair negative for it
     questions = ["congé payé entre mai et octobre", "dates du congé"]
