@@ -51,4 +51,3 @@ def test_bad_input_is_refused_with_a_reason(dense, bm25, weight, message):
 def test_hybrid_needs_the_runs_model(tmp_path):
     with pytest.raises(SystemExit, match="holds no model: runs keep theirs with --keep"):
         quality.print_hybrid(tmp_path)
-

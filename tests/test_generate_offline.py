@@ -226,22 +226,6 @@ def test_stage_mixes_styles_and_counts_them(tmp_path):
     assert saved["questions_by_style"] == styles
 
 
-def test_keyword_queries_leave_out_function_and_drafting_words():
-    texts = [
-        "Tout salarié, pendant toute absence prévue entre les parties, garde tout droit au repos entre deux "
-        "périodes, comme tout salarié mentionné.",
-        "L'employeur verse le salaire à la fin du mois.",
-        "Le contrat de travail à durée déterminée est écrit.",
-    ]
-    index = KeywordIndex(texts, ["fr"] * 3)
-    words = {
-        w
-        for q in index.queries(0, "fr", n=4, min_words=1, max_words=3, rng=random.Random(0))
-        for w in q.split()
-    }
-    assert words and words <= {"salarié", "absence", "parties", "garde", "droit", "repos", "périodes"}
-
-
 @pytest.mark.parametrize("limit_by", ["spread", "cited"])
 def test_a_limit_by_citations_writes_questions_for_the_most_cited_articles_first(tmp_path, limit_by):
     cites_l1 = "Les salariés mentionnés à l'article L. 1 du présent code sont informés de leurs droits."

@@ -52,9 +52,7 @@ class Language:
     """Words naming a level of a code's structure (``Livre``, ``Глава``): a heading made of one of them and a
     number has no title words (the offline ``title`` style)."""
     empty_words: tuple[str, ...] = ()
-    """Words never a subject (the offline ``keywords`` and ``aspect`` styles leave them out): the law's own
-    structure and drafting (``chapitre``, ``mentionnées``), and function words its stopword list lacks
-    (``tout``, ``entre``)."""
+    """Words of the law's own structure, never a subject (the offline ``keywords`` style leaves them out)."""
     answers: Mapping[str, str] = field(default_factory=dict)
     """Its words for yes and no, mapped to ``yes`` / ``no`` (the curate judge accepts them)."""
     stopwords: str | None = None
@@ -75,22 +73,6 @@ _RUSSIAN_ABBREVIATIONS = """
     фед. №. рп.
     янв. фев. февр. мар. апр. авг. сен. сент. окт. нояб. ноя. дек.
 """
-
-_FRENCH_DRAFTING_WORDS = """
-    mentionné mentionnée mentionnés mentionnées prévu prévue prévus prévues applicable applicables portant
-    relatif relative relatifs relatives susmentionné susvisé susvisée susvisés susvisées précité précitée
-    ci-dessus ci-dessous ci-après
-"""
-"""Words of the law's drafting that point elsewhere in it, never what a reader searches for."""
-_FRENCH_FUNCTION_WORDS = """
-    tout tous toute toutes leurs cette cet celui celle ceux celles entre contre dont lors lorsque sans
-    selon afin ainsi comme chaque autre autres pendant notamment également dès vers après avant plus moins
-    aucun aucune certains certaines plusieurs tel telle tels telles quelle quelles quel quels laquelle
-    lequel lesquels lesquelles auquel auxquels auxquelles duquel desquels desquelles peut peuvent doit
-    doivent être fait font deux trois quatre cinq six sept huit neuf dix onze douze quinze vingt
-    trente quarante cinquante soixante cent cents mille
-"""
-"""French function and number words missing from bm25s' French stopword list."""
 
 TABLE: dict[str, Language] = {
     lang.code: lang
@@ -142,8 +124,6 @@ TABLE: dict[str, Language] = {
                 "code",
                 "1er",
                 "ier",
-                *_FRENCH_DRAFTING_WORDS.split(),
-                *_FRENCH_FUNCTION_WORDS.split(),
             ),
             answers={"oui": "yes", "non": "no"},
             stopwords="STOPWORDS_FRENCH",
@@ -201,7 +181,7 @@ STRUCTURE_WORDS = (*(w for lang in TABLE.values() for w in lang.structure_words)
 """Words naming a level of a code's structure, in every language (``§`` in all of them)."""
 
 EMPTY_WORDS = frozenset(w for lang in TABLE.values() for w in lang.empty_words)
-"""Words never a subject, in every language: the law's structure and drafting, missing function words."""
+"""Words of the law's own structure in every language, never a subject."""
 
 ANSWERS = {word: answer for lang in TABLE.values() for word, answer in lang.answers.items()}
 """Yes and no in every language, mapped to ``yes`` / ``no``."""

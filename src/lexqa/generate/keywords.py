@@ -45,13 +45,10 @@ def _subject(word: str, stop: frozenset[str]) -> bool:
 
 def subject_words(text: str, stop: frozenset[str] = frozenset()) -> list[str]:
     """The words of ``text`` that can say what it is about: lowercase, 3+ letters, not a number, not a
-    stopword of ``stop`` nor a word of the law's structure or drafting, nor a function word the stopword list
-    lacks (:data:`lexqa.languages.EMPTY_WORDS`).
+    stopword of ``stop`` nor a word of the law's structure (:data:`lexqa.languages.EMPTY_WORDS`).
 
     >>> subject_words("Section 2 : Congés payés du salarié", frozenset({"du"}))
     ['congés', 'payés', 'salarié']
-    >>> subject_words("Toute sanction prévue entre les parties", frozenset({"les"}))
-    ['sanction', 'parties']
     """
     return [w for w in WORD.findall(text.lower()) if _subject(w, stop)]
 
