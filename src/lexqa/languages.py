@@ -52,7 +52,8 @@ class Language:
     """Words naming a level of a code's structure (``Livre``, ``Глава``): a heading made of one of them and a
     number has no title words (the offline ``title`` style)."""
     empty_words: tuple[str, ...] = ()
-    """Words of the law's own structure, never a subject (the offline ``keywords`` style leaves them out)."""
+    """Words of the law's own structure, never a subject (the offline ``keywords`` and ``aspect`` styles leave
+    them out)."""
     answers: Mapping[str, str] = field(default_factory=dict)
     """Its words for yes and no, mapped to ``yes`` / ``no`` (the curate judge accepts them)."""
     stopwords: str | None = None

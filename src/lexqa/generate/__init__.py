@@ -34,7 +34,7 @@ from lexqa.config import GenerateParams, Params, ParamsError
 from lexqa.generate.citations import cited_by
 from lexqa.generate.jobs import JobBuilder, QuestionJob, question_rows
 from lexqa.generate.offline import BACKEND as OFFLINE
-from lexqa.generate.offline import OfflineGenerator
+from lexqa.generate.offline import OfflineGenerator, article_ids
 from lexqa.generate.parsing import parse_questions
 from lexqa.generate.prompts import Templates
 from lexqa.llm.accounting import dataset_usage, run_cost
@@ -67,7 +67,8 @@ def select_chunks(
     if limit is None or limit >= chunks.height:
         return chunks
     hashes = [hashlib.sha256(c.encode()).hexdigest() for c in chunks["chunk_id"]]
-    counts = [-(cited or {}).get(d, 0) for d in chunks["doc_id"]]
+    cited = cited or {}
+    counts = [-cited.get(d, 0) for d in chunks["doc_id"]]
     rank = sorted(range(chunks.height), key=lambda i: (counts[i], hashes[i]))
     keep = set(rank[:limit])
     return chunks.filter(pl.Series([i in keep for i in range(chunks.height)]))
@@ -117,11 +118,10 @@ def llm_rows(params: GenerateParams, chunks: pl.DataFrame, summary: StageSummary
     return rows
 
 
-def _documents(folder: Path, params: GenerateParams) -> pl.DataFrame:
-    """What the title, aspect and citation styles and ``limit_by: cited`` need of documents.parquet (nothing is
-    read when none is on)."""
+def _documents(folder: Path, params: GenerateParams, by_citations: bool) -> pl.DataFrame:
+    """What the title, aspect and citation styles and a limit ``by_citations`` need of documents.parquet
+    (nothing is read when none is on)."""
     columns = ["doc_id", "source", "number", "path"]
-    by_citations = params.limit is not None and params.limit_by == "cited"
     offline = params.backend == "offline" or params.offline.with_llm
     styles = offline and {"title", "aspect", "citation"} & set(params.offline.weights())
     if not (by_citations or styles):
@@ -131,9 +131,7 @@ def _documents(folder: Path, params: GenerateParams) -> pl.DataFrame:
 
 def citation_counts(chunks: pl.DataFrame, documents: pl.DataFrame) -> Counter[str]:
     """Doc id → how many other documents' chunks cite it (:func:`.citations.cited_by`)."""
-    numbered = documents.filter(pl.col("number").is_not_null())
-    articles = {(s, n): d for d, s, n in numbered.select("doc_id", "source", "number").iter_rows()}
-    return cited_by(chunks.select("doc_id", "source", "text").iter_rows(), articles)
+    return cited_by(chunks.select("doc_id", "source", "text").iter_rows(), article_ids(documents))
 
 
 def run(
@@ -146,8 +144,9 @@ def run(
     g = params.generate
     out = Path(out_dir)
     corpus = read_table(Path(in_dir) / "chunks.parquet", CHUNKS)
-    documents = _documents(Path(in_dir), g)
-    cited = citation_counts(corpus, documents) if g.limit is not None and g.limit_by == "cited" else None
+    by_citations = g.limit is not None and g.limit_by == "cited"
+    documents = _documents(Path(in_dir), g, by_citations)
+    cited = citation_counts(corpus, documents) if by_citations else None
     chunks = select_chunks(corpus, g.limit, cited)
     summary = StageSummary("generate", rows_in=chunks.height)
     summary.extra["backend"] = g.backend

@@ -77,6 +77,12 @@ def _row(chunk_id: str, style: str, k: str | int, question: str | None, passage:
     }
 
 
+def article_ids(documents: pl.DataFrame) -> dict[tuple[str, str], str]:
+    """``(source, article number)`` → doc id, for the documents that have a number (what a reference names)."""
+    numbered = documents.filter(pl.col("number").is_not_null())
+    return {(s, n): d for d, s, n in numbered.select("doc_id", "source", "number").iter_rows()}
+
+
 class OfflineGenerator:
     """Pseudo-queries for chunks of ``chunks`` (the whole corpus: keyword scores and citations look across
     it), with ``documents``' section paths and article numbers."""
@@ -90,8 +96,7 @@ class OfflineGenerator:
         self.one = params.offline.draw == "one"
         self.row_of = {cid: i for i, cid in enumerate(chunks["chunk_id"].to_list())}
         self.path = dict(documents.select("doc_id", "path").iter_rows())
-        numbered = documents.filter(pl.col("number").is_not_null())
-        self.article = {(s, n): d for d, s, n in numbered.select("doc_id", "source", "number").iter_rows()}
+        self.article = article_ids(documents)
         first = chunks.sort("ordinal").unique("doc_id", keep="first", maintain_order=True)
         self.first_chunk = dict(first.select("doc_id", "chunk_id").iter_rows())
         self.generic_titles: set[str] = set()
