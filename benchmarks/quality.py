@@ -31,7 +31,7 @@ one this benchmark can see. Every run also prints, and ``--against-base RUN`` pr
 model at each dimension minus the base model at its full dimension, with the same interval, and the styles of
 the real queries' nearest pseudo-queries beside each style's share of the pairs (:mod:`support.styles`; again
 with ``--styles RUN``): the style a mix under-weights. ``--hybrid RUN`` prints the base and the fine-tuned model
-of a kept run fused with BM25 (:mod:`support.fusion`) at several BM25 weights: the word matching a model has not
+of a kept run fused with BM25 (:mod:`lexqa.fusion`) at several BM25 weights: the word matching a model has not
 learnt.
 
 ``--model`` is a second base model, e.g. the offline multilingual-e5-small that ``../shared/tools/e5local`` makes
@@ -58,9 +58,10 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 import yaml
 from support.bootstrap import difference_interval, ratio_interval
-from support.fusion import fused
 from support.quick import parse_args
 from support.styles import nearest_styles
+
+from lexqa.fusion import fused
 
 if TYPE_CHECKING:
     from lexqa.config import Params

@@ -1,4 +1,4 @@
-"""benchmarks/support/fusion.py: dense and BM25 scores fused by weight, and ``benchmarks/quality.py --hybrid``,
+"""lexqa.fusion: dense and BM25 scores fused by weight, and ``benchmarks/quality.py --hybrid``,
 which prints the fusions of a kept run."""
 
 from __future__ import annotations
@@ -10,11 +10,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from lexqa import fusion
+from lexqa.fusion import fused, minmax
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 import quality  # noqa: E402
-from support import fusion  # noqa: E402
-from support.fusion import fused, minmax  # noqa: E402
 
 
 def test_docstring_examples_run():

@@ -231,6 +231,28 @@ class RotationParams(Section):
     )
 
 
+class DistillParams(Section):
+    """A teacher's in-batch scores distilled beside the in-batch loss: a model's cosines fused with BM25, so
+    that the student learns the word matching a hybrid retriever adds (:mod:`lexqa.train.distill`)."""
+
+    enabled: bool = False
+    teacher: str | None = Field(
+        default=None,
+        description="the teacher model: unset = the base model; or a saved model's folder (e.g. a copy of an "
+        "earlier run's models/lexqa)",
+    )
+    bm25_weight: float = Field(
+        default=0.1,
+        ge=0,
+        lt=1,
+        description="BM25's share in the teacher's scores, (1 - w) minmax(cosine) + w minmax(BM25) per question "
+        "over the training passages; 0 = the teacher model alone",
+    )
+    weight: float = Field(
+        default=1.0, gt=0, description="the distillation term's weight beside the in-batch loss"
+    )
+
+
 MIN_BASE_SHARE = -3.0
 """The lowest ``train.merge_base``: ``-3`` saves the base plus four times the fine-tuning's update."""
 
@@ -281,6 +303,7 @@ class TrainParams(Section):
         "along its update (-1: 2 × fine-tuned - base, task-vector extrapolation)",
     )
     rotation: RotationParams = RotationParams()
+    distill: DistillParams = DistillParams()
     eval_steps: int | None = Field(
         default=None, ge=1, description="evaluate and checkpoint every N steps; unset = after each epoch"
     )
@@ -312,6 +335,8 @@ class TrainParams(Section):
             raise ValueError(f"mini_batch_size ({self.mini_batch_size}) > batch_size ({self.batch_size})")
         if self.rotation.enabled and len(self.matryoshka_dims) < 2:
             raise ValueError("rotation serves the truncated dimensions: it needs two matryoshka_dims or more")
+        if self.distill.enabled and self.loss != "mnrl":
+            raise ValueError(f"distill adds to the mnrl loss's in-batch scores, not to {self.loss}'s")
         return self
 
 

@@ -17,10 +17,14 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from functools import cache
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from lexqa.languages import TABLE
+
+if TYPE_CHECKING:
+    from lexqa.config import Params
 
 WORD = re.compile(r"\w+")
 
@@ -36,6 +40,11 @@ def stopwords(languages: tuple[str, ...]) -> frozenset[str]:
 
     names = [TABLE[lang].stopwords for lang in languages if lang in TABLE]
     return frozenset(normalise(w) for name in names if name for w in getattr(lists, name))
+
+
+def bm25_languages(params: Params) -> list[str]:
+    """The stopword languages of the project's BM25: ``evaluate.bm25_languages``, or else the sources'."""
+    return list(params.evaluate.bm25_languages) or sorted({s.lang for s in params.sources})
 
 
 def normalise(text: str) -> str:

@@ -44,6 +44,7 @@ from lexqa.evaluate.report import (
     ndcg_rows,
 )
 from lexqa.evaluate.retrieval import metrics_of, rank_bm25, vector_rankings
+from lexqa.lexical import bm25_languages
 from lexqa.models import check_dims
 from lexqa.paths import DATASET, MODEL_DIR
 from lexqa.summary import StageSummary
@@ -66,10 +67,6 @@ def _embedder(params: Params, which: str, root: Path) -> Embedder:
     tuned = which == "finetuned"
     spec = ModelSpec.from_folder(root / MODEL_DIR) if tuned else ModelSpec.from_params(params.model)
     return open_embedder(spec, params, params.evaluate.batch_size, label=which, root=root)
-
-
-def _bm25_languages(params: Params) -> list[str]:
-    return list(params.evaluate.bm25_languages) or sorted({s.lang for s in params.sources})
 
 
 def run(params: Params, root: str | Path = ".") -> list[DatasetResult]:
@@ -103,7 +100,7 @@ def run(params: Params, root: str | Path = ".") -> list[DatasetResult]:
         embedders.append(embedder)
         embedder.model = None  # the next model need not share memory with this one
         gc.collect()
-    languages = _bm25_languages(params)
+    languages = bm25_languages(params)
     if params.evaluate.bm25:
         started = time.perf_counter()
         for data in sets:

@@ -33,9 +33,10 @@ from typing import Any
 
 import numpy as np
 
-from lexqa.config import Params
+from lexqa.config import Params, ParamsError
 from lexqa.embed import Embedder, MemoryStore, ModelSpec, encoding_stats, open_embedder
 from lexqa.evaluate.beir import load_beir
+from lexqa.lexical import Bm25, bm25_languages
 from lexqa.models import resolve_model_path
 from lexqa.paths import DATASET, MODEL_DIR
 from lexqa.summary import StageSummary
@@ -44,6 +45,7 @@ from lexqa.train import memory
 from lexqa.train.card import complete_card, hub_id
 from lexqa.train.checkpoints import last_checkpoint, run_dir
 from lexqa.train.data import column_prompts, read_pairs
+from lexqa.train.distill import FusedTeacher, candidate_ids
 from lexqa.train.evaluator import NAME as EVAL_NAME
 from lexqa.train.evaluator import PRIMARY as EVAL_PRIMARY
 from lexqa.train.evaluator import MatryoshkaRetrievalEvaluator, remember_best
@@ -284,6 +286,39 @@ def _topics(rows: list[dict], base: Embedder, batch_size: int, seed: int) -> dic
     return {"of_pair": of_pair, "topics": len(sizes), "passages": len(passages), "largest": int(sizes.max())}
 
 
+def _teacher(
+    params: Params, rows: list[dict], base: Embedder, root: Path
+) -> tuple[FusedTeacher, list[list[int]], dict[str, Any]]:
+    """``train.distill``: the teacher's vectors of the distinct training questions and passages (the base
+    model's come from the embedding cache split filled), the BM25 index of the passages, each row's label for
+    the loss, and the summary's account of them."""
+    d, t = params.train.distill, params.train
+    questions, passages, labels = candidate_ids(rows)
+    embedder, spec = base, None
+    if d.teacher is not None:
+        folder = Path(d.teacher) if Path(d.teacher).is_absolute() else root / d.teacher
+        if not (folder / "modules.json").is_file():
+            raise ParamsError(
+                f"train.distill.teacher: {folder} is not a saved sentence-transformers model (no modules.json); "
+                "copy an earlier run's models/lexqa elsewhere and name that folder"
+            )
+        spec = ModelSpec.from_folder(folder)
+        embedder = open_embedder(spec, params, t.batch_size, label="teacher", root=root)
+    lexical = Bm25(passages, bm25_languages(params)) if d.bm25_weight else None
+    teacher = FusedTeacher(
+        embedder.queries(questions), embedder.passages(passages), lexical, questions, d.bm25_weight, t.scale
+    )
+    account = {
+        "teacher": d.teacher or params.model.name_or_path,
+        "teacher_fingerprint": spec.fingerprint if spec else None,
+        "bm25_weight": d.bm25_weight,
+        "weight": d.weight,
+        "questions": len(questions),
+        "passages": len(passages),
+    }
+    return teacher, labels, account
+
+
 def _save_model(
     model, target: Path, base, tuned, dataset_card: Path, merge_base: float, rotated: bool
 ) -> None:
@@ -334,17 +369,21 @@ def run(params: Params, root: str | Path = ".") -> dict[str, Any]:
     model.model_card_data.base_model = hub_id(params.model.name_or_path)
     frozen = freeze_token_embeddings(model) if t.freeze_embeddings else 0
     guide = SentenceTransformer(base_path, prompts=prompts) if t.loss == "gist" else None
-    loss = build_loss(t, model, guide)
+    base = open_embedder(base_spec, params, t.batch_size, label="base", root=root)
+    teacher, labels, distill = (
+        _teacher(params, train_rows, base, root) if t.distill.enabled else (None, None, None)
+    )
+    loss = build_loss(t, model, guide, teacher)
     dims = list(t.matryoshka_dims)
     files = [root / DATASET / "train.json", *((root / DATASET / "beir").rglob("*"))]
     config = {
         "model": params.model.model_dump(),
         "train": t.model_dump(),
+        "teacher": distill["teacher_fingerprint"] if distill else None,
         "seed": seed,
         "world": world_size(),
     }
     output_dir = run_dir(root / CACHE, config, sorted(p for p in files if p.is_file()))
-    base = open_embedder(base_spec, params, t.batch_size, label="base", root=root)
     evaluator = MatryoshkaRetrievalEvaluator(beir, dims, base, keep_dir=output_dir / EVAL_VECTORS)
     counter = _step_counter()
     topics = _topics(train_rows, base, t.batch_size, seed) if t.batch_sampler == "topics" else None
@@ -352,7 +391,11 @@ def run(params: Params, root: str | Path = ".") -> dict[str, Any]:
     trainer = _trainer_class()(
         model=model,
         args=_training_args(params, output_dir, seed, list(train_rows[0]), sampler),
-        train_dataset=Dataset.from_list(train_rows),
+        train_dataset=Dataset.from_list(
+            train_rows
+            if labels is None
+            else [r | {"label": ids} for r, ids in zip(train_rows, labels, strict=True)]
+        ),
         loss=loss,
         evaluator=evaluator,
         callbacks=[counter],
@@ -410,7 +453,7 @@ def run(params: Params, root: str | Path = ".") -> dict[str, Any]:
     summary.extra.update(
         {
             "base_model": params.model.name_or_path,
-            "loss": f"MatryoshkaLoss({t.loss}) dims {dims}",
+            "loss": f"MatryoshkaLoss({t.loss}{' + distill' if distill else ''}) dims {dims}",
             "train_pairs": len(train_rows),
             "eval_queries": len(beir.query_ids),
             "epochs": t.epochs,
@@ -424,6 +467,7 @@ def run(params: Params, root: str | Path = ".") -> dict[str, Any]:
             "topics": {k: v for k, v in topics.items() if k != "of_pair"} if topics else None,
             "merged_with_base": t.merge_base or None,
             "rotation": rotation,
+            "distill": distill,
             "train_runtime_s": round(result.metrics.get("train_runtime", 0.0), 2),  # evaluations included
             "samples_per_s": round(samples / counter.seconds, 2) if counter.seconds else None,
             "train_loss": round(result.metrics.get("train_loss", float("nan")), 4),

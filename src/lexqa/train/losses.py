@@ -6,6 +6,9 @@
 - ``gist``: GISTEmbedLoss with the base model as guide: in-batch "negatives" the guide scores above the true
   positive are masked (false negatives, frequent when several questions share a chunk or chunks overlap).
 
+With ``train.distill`` on (``mnrl`` only), the in-batch loss gets a teacher's in-batch scores distilled beside it
+(:mod:`lexqa.train.distill`).
+
 Under DDP (torchrun / accelerate launch) the negatives are gathered across processes, GPUs or CPU (gloo).
 Dimensions above the model's are a params error (:func:`lexqa.models.check_dims`)::
 
@@ -19,6 +22,7 @@ from typing import TYPE_CHECKING
 
 from lexqa.config import TrainParams
 from lexqa.models import check_dims
+from lexqa.train.distill import FusedTeacher, distill_loss
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -31,14 +35,22 @@ def world_size() -> int:
 
 
 def build_loss(
-    params: TrainParams, model: SentenceTransformer, guide: SentenceTransformer | None = None
+    params: TrainParams,
+    model: SentenceTransformer,
+    guide: SentenceTransformer | None = None,
+    teacher: FusedTeacher | None = None,
 ) -> nn.Module:
-    """MatryoshkaLoss(params.loss) for ``model``; ``guide`` (the base model) is required for ``gist``."""
+    """MatryoshkaLoss(params.loss) for ``model``; ``guide`` (the base model) is required for ``gist``,
+    ``teacher`` for ``distill``."""
     from sentence_transformers.sentence_transformer import losses
 
     check_dims(params.matryoshka_dims, model.get_embedding_dimension(), "train.matryoshka_dims")
     gather = world_size() > 1
-    if params.loss == "mnrl":
+    if params.distill.enabled:
+        if teacher is None:
+            raise ValueError("train.distill needs the teacher's scores")
+        inner = distill_loss(model, teacher, params.scale, params.distill.weight, gather)
+    elif params.loss == "mnrl":
         inner = losses.MultipleNegativesRankingLoss(model, scale=params.scale, gather_across_devices=gather)
     elif params.loss == "cached_mnrl":
         inner = losses.CachedMultipleNegativesRankingLoss(

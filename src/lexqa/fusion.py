@@ -1,4 +1,5 @@
-"""Dense and BM25 scores fused: how much a lexical retriever still adds to a model, on a benchmark.
+"""Dense and BM25 scores fused: a hybrid retriever's scores, shared by the train stage (a teacher fused with
+BM25, :mod:`lexqa.train.distill`) and ``benchmarks/quality.py --hybrid`` (how much BM25 still adds to a model).
 
 Each query's dense cosines and BM25 scores are min-max normalised over the corpus and summed with weights
 ``1 − w`` and ``w`` (the convex combination of Bruch et al. 2023, "An Analysis of Fusion Functions for Hybrid
@@ -11,8 +12,6 @@ learnt; a fine-tuned model that learnt it gains less from BM25 than its base doe
     >>> bm25 = np.array([[0.0, 7.5, 1.0]])             # passage 1 holds the query's rare word
     >>> [int(fused(dense, bm25, w).argmax()) for w in (0.0, 0.2, 1.0)]
     [0, 1, 1]
-
-The script that prints it for a kept run is ``benchmarks/quality.py --hybrid RUN``.
 """
 
 from __future__ import annotations
