@@ -219,6 +219,7 @@ def test_train_stage_distils_a_saved_teacher_fused_with_bm25(tiny, tmp_path):
     account = summary["distill"]
     assert account["teacher"] == "teachers/earlier" and account["bm25_weight"] == 0.2
     assert account["questions"] > 0 and account["passages"] > 0 and account["teacher_fingerprint"]
+    assert account["encoded"] == account["questions"] + account["passages"]  # a new model: nothing cached
     assert (tmp_path / MODEL_DIR / "model.safetensors").exists()
 
 

@@ -315,6 +315,7 @@ def _teacher(
         "weight": d.weight,
         "questions": len(questions),
         "passages": len(passages),
+        "encoded": embedder.encoded if spec else 0,
     }
     return teacher, labels, account
 
