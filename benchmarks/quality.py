@@ -281,14 +281,13 @@ def print_hybrid(folder: Path) -> None:
     from lexqa.embed import ModelSpec, open_embedder
     from lexqa.evaluate.metrics import top_k
     from lexqa.evaluate.per_query import query_frame
-    from lexqa.lexical import Bm25
+    from lexqa.lexical import Bm25, bm25_languages
 
     model = folder / "models/lexqa"
     if not (model / "modules.json").exists():
         sys.exit(f"{model} holds no model: runs keep theirs with --keep")
     params, data = run_benchmark(folder)
-    languages = list(params.evaluate.bm25_languages) or sorted({s.lang for s in params.sources})
-    bm25 = Bm25(data.corpus_texts, languages).scores(data.query_texts)
+    bm25 = Bm25(data.corpus_texts, bm25_languages(params)).scores(data.query_texts)
     specs = {"base": ModelSpec.from_params(params.model), "fine-tuned": ModelSpec.from_folder(model)}
     print(f"{data.name} nDCG@10 of each model fused with BM25 (min-max per query; BM25's weight on top)")
     print(f"  {'':<10}  " + "  ".join(f"{w:>5g}" for w in HYBRID_WEIGHTS) + "  best fusion − model alone")

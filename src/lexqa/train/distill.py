@@ -5,8 +5,10 @@ same in-batch candidates (every positive and hard negative of the batch) to the 
 distillation of TCT-ColBERT (Lin, Yang & Lin 2021, "In-Batch Negatives for Knowledge Distillation with
 Tightly-Coupled Teachers"), here with a lexicon-aware teacher as in LED (Zhang et al. 2023): a model's cosines
 fused with BM25 (:mod:`lexqa.fusion`). A fine-tuned model fused with BM25 ranks real questions better than the
-model alone (benchmarks/quality.md, ``--hybrid``); distilling the fusion teaches the student the word matching
-it lacks without a second retriever at query time.
+model alone (benchmarks/quality.md, ``--hybrid``); distilling the fusion is meant to put that word matching into
+the student, with no second retriever at query time. Measured on multilingual-e5-small with offline
+pseudo-queries, it did not (quality.md: the pseudo-queries are their passages' own words, so BM25 mostly agrees
+with the positive the in-batch loss already pulls up); off by default.
 
 The teacher's logit for question ``q`` and passage ``p``, over the training passages ``P``::
 
