@@ -99,7 +99,8 @@ def distill_loss(
     model: SentenceTransformer, teacher: FusedTeacher, scale: float, weight: float, gather: bool
 ):
     """The in-batch loss plus the distillation term, as a sentence-transformers loss module (wrap it in
-    MatryoshkaLoss); each row's label is its :func:`candidate_ids` entry."""
+    MatryoshkaLoss); each row's label is its :func:`candidate_ids` entry. Under DDP (``gather``) the ranking term
+    sees every process's candidates and the distillation term its own process's batch."""
     import torch
     import torch.nn.functional as F
     from sentence_transformers.base.losses.merged_forward import embed_columns
