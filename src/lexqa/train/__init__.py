@@ -296,7 +296,7 @@ def _teacher(
     questions, passages, labels = candidate_ids(rows)
     embedder, spec = base, None
     if d.teacher is not None:
-        folder = Path(d.teacher) if Path(d.teacher).is_absolute() else root / d.teacher
+        folder = root / d.teacher  # an absolute teacher path replaces root
         if not (folder / "modules.json").is_file():
             raise ParamsError(
                 f"train.distill.teacher: {folder} is not a saved sentence-transformers model (no modules.json); "
@@ -315,7 +315,7 @@ def _teacher(
         "weight": d.weight,
         "questions": len(questions),
         "passages": len(passages),
-        "encoded": embedder.encoded if spec else 0,
+        "encoded": embedder.encoded,
     }
     return teacher, labels, account
 

@@ -97,7 +97,7 @@ def candidate_ids(rows: Sequence[dict[str, Any]]) -> tuple[list[str], list[str],
 
 def distill_loss(
     model: SentenceTransformer, teacher: FusedTeacher, scale: float, weight: float, gather: bool
-):
+) -> nn.Module:
     """The in-batch loss plus the distillation term, as a sentence-transformers loss module (wrap it in
     MatryoshkaLoss); each row's label is its :func:`candidate_ids` entry. Under DDP (``gather``) the ranking term
     sees every process's candidates and the distillation term its own process's batch."""
@@ -144,5 +144,4 @@ def distill_loss(
         def citation(self) -> str:
             return "Lin, Yang & Lin 2021, In-Batch Negatives for Knowledge Distillation with Tightly-Coupled Teachers"
 
-    loss: nn.Module = InBatchDistillLoss()
-    return loss
+    return InBatchDistillLoss()
