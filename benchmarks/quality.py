@@ -22,6 +22,7 @@ model's again::
     .venv/bin/python benchmarks/quality.py --styles .           # the same for the project's own last run
     .venv/bin/python benchmarks/quality.py --hybrid titles      # what would BM25 add to its models?
     .venv/bin/python benchmarks/quality.py --cited titles       # are the judged articles the most cited?
+    .venv/bin/python benchmarks/quality.py --prior titles       # would ranking them up help?
 
 Each run keeps its per-query results (``data/cache/quality/<name>/queries.parquet``, from the evaluate stage's
 ``evaluate_queries.parquet``). The row's gain carries a 95 % interval that resamples ``cdtn_dev``'s requests
@@ -32,7 +33,9 @@ model at each dimension minus the base model at its full dimension, with the sam
 the real queries' nearest pseudo-queries beside each style's share of the pairs (:mod:`support.styles`; again
 with ``--styles RUN``): the style a mix under-weights. ``--hybrid RUN`` prints the base and the fine-tuned model
 of a kept run fused with BM25 (:mod:`lexqa.fusion`) at several BM25 weights: the word matching a model has not
-learnt.
+learnt. ``--prior RUN`` adds to each article's cosine a weight times the log of how often the rest of the
+code cites it: whether the judges' articles are the code's most cited ones, a prior no single article's text
+carries.
 
 ``--model`` is a second base model, e.g. the offline multilingual-e5-small that ``../shared/tools/e5local`` makes
 (its README says how; users download the real ``intfloat/multilingual-e5-small`` from the hub). Never train on
@@ -55,6 +58,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import polars as pl
 import yaml
 from support.bootstrap import difference_interval, ratio_interval
@@ -64,6 +68,8 @@ from support.styles import nearest_styles
 from lexqa.fusion import fused
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from lexqa.config import Params
     from lexqa.evaluate.beir import BeirSet
 
@@ -78,6 +84,8 @@ KEPT_QUERIES = "queries.parquet"
 """The benchmark's rows of the per-query table, kept in the run's folder after ``data/`` is removed."""
 HYBRID_WEIGHTS = (0.0, 0.05, 0.1, 0.15, 0.2, 0.3, 0.5, 1.0)
 """BM25's weights in ``--hybrid``'s fusions (0: the model alone, 1: BM25 alone)."""
+PRIOR_WEIGHTS = (0.0, 0.002, 0.005, 0.01, 0.02)
+"""The citation prior's weights in ``--prior`` (cosine + weight × ln(1 + citations); 0: the model alone)."""
 NOT_COMPARED = {"sources", "evaluate", "embed"}
 """Sections set by the script itself, never reported as a difference."""
 
@@ -276,41 +284,73 @@ def print_hybrid(folder: Path) -> None:
     """Print nDCG@10 on the run's benchmark of its base and fine-tuned models (full dimension, vectors through
     the run's embedding cache) fused with BM25 at each of :data:`HYBRID_WEIGHTS`, and the best fusion's gain
     over the model alone with its interval."""
+    from lexqa.lexical import Bm25, bm25_languages
+
+    params, data = run_benchmark(_kept_model(folder))
+    bm25 = Bm25(data.corpus_texts, bm25_languages(params)).scores(data.query_texts)
+    print(f"{data.name} nDCG@10 of each model fused with BM25 (min-max per query; BM25's weight on top)")
+    print_fusions(folder, params, data, HYBRID_WEIGHTS, lambda dense, weight: fused(dense, bm25, weight))
+
+
+def print_prior(folder: Path) -> None:
+    """Print nDCG@10 on the run's benchmark of its base and fine-tuned models when each article's cosine gets
+    ``weight × ln(1 + the times the rest of the corpus cites it)`` added, at each of :data:`PRIOR_WEIGHTS`:
+    whether the articles the code cites most are those the benchmark's judges pick (a query-independent prior,
+    as PageRank is to web search)."""
+    counts = citations_by_number(folder)
+    params, data = run_benchmark(_kept_model(folder))
+    prior = np.log1p(np.array([counts.get(n, 0) for n in data.corpus_ids], dtype=np.float32))
+    print(f"{data.name} nDCG@10 of each model with a citation prior (cosine + weight × ln(1 + citations))")
+    print_fusions(folder, params, data, PRIOR_WEIGHTS, lambda dense, weight: dense + weight * prior)
+
+
+def _kept_model(folder: Path) -> Path:
+    if not (folder / "models/lexqa/modules.json").exists():
+        sys.exit(f"{folder / 'models/lexqa'} holds no model: runs keep theirs with --keep")
+    return folder
+
+
+def print_fusions(
+    folder: Path,
+    params: Params,
+    data: BeirSet,
+    weights: tuple[float, ...],
+    fuse: Callable[[np.ndarray, float], np.ndarray],
+) -> None:
+    """One line per model (base, fine-tuned) of nDCG@10 at full dimension with its query × passage cosines
+    passed through ``fuse(cosines, weight)`` at each weight (the first: the model alone), and the best
+    weight's gain with its interval over requests."""
     import torch
 
     from lexqa.embed import ModelSpec, open_embedder
     from lexqa.evaluate.metrics import top_k
     from lexqa.evaluate.per_query import query_frame
-    from lexqa.lexical import Bm25, bm25_languages
 
-    model = folder / "models/lexqa"
-    if not (model / "modules.json").exists():
-        sys.exit(f"{model} holds no model: runs keep theirs with --keep")
-    params, data = run_benchmark(folder)
-    bm25 = Bm25(data.corpus_texts, bm25_languages(params)).scores(data.query_texts)
-    specs = {"base": ModelSpec.from_params(params.model), "fine-tuned": ModelSpec.from_folder(model)}
-    print(f"{data.name} nDCG@10 of each model fused with BM25 (min-max per query; BM25's weight on top)")
-    print(f"  {'':<10}  " + "  ".join(f"{w:>5g}" for w in HYBRID_WEIGHTS) + "  best fusion − model alone")
+    specs = {
+        "base": ModelSpec.from_params(params.model),
+        "fine-tuned": ModelSpec.from_folder(folder / "models/lexqa"),
+    }
+    print(f"  {'':<10}  " + "  ".join(f"{w:>5g}" for w in weights) + "  best − model alone")
     for label, spec in specs.items():
         embedder = open_embedder(spec, params, params.evaluate.batch_size, label, root=folder)
         dense = embedder.queries(data.query_texts) @ embedder.passages(data.corpus_texts).T
         per_query = {}
-        for weight in HYBRID_WEIGHTS:
-            ranked = top_k(torch.from_numpy(fused(dense, bm25, weight))).numpy()
+        for weight in weights:
+            ranked = top_k(torch.from_numpy(fuse(dense, weight))).numpy()
             per_query[weight] = query_frame(data, label, None, ranked)["ndcg_at_10"]
         means = {w: float(v.mean()) for w, v in per_query.items()}
-        best = max(HYBRID_WEIGHTS[1:-1], key=means.__getitem__)
-        low, high = difference_interval(data.query_ids, per_query[best], per_query[0.0])
+        best = max(weights[1:], key=means.__getitem__)
+        low, high = difference_interval(data.query_ids, per_query[best], per_query[weights[0]])
         print(
             f"  {label:<10}  "
-            + "  ".join(f"{means[w]:5.3f}" for w in HYBRID_WEIGHTS)
-            + f"  {means[best] - means[0.0]:+.3f} at {best:g} ({low:+.3f} to {high:+.3f})"
+            + "  ".join(f"{means[w]:5.3f}" for w in weights)
+            + f"  {means[best] - means[weights[0]]:+.3f} at {best:g} ({low:+.3f} to {high:+.3f})"
         )
 
 
-def print_cited(folder: Path) -> None:
-    """Print the share of the benchmark's judged articles, and of all the run's documents, that the rest of the
-    corpus cites at least 1, 2, 5 and 10 times (``lexqa.generate.citation_counts``), by article number."""
+def citations_by_number(folder: Path) -> dict[str, int]:
+    """How often the rest of a kept run's corpus cites each of its articles (``lexqa.generate.citation_counts``),
+    by article number."""
     from lexqa.generate import citation_counts
 
     tables = folder / "data/processed"
@@ -318,7 +358,13 @@ def print_cited(folder: Path) -> None:
         sys.exit(f"{tables / 'chunks.parquet'} not found: runs keep their tables with --keep")
     documents = pl.read_parquet(tables / "documents.parquet", columns=["doc_id", "source", "number"])
     cited = citation_counts(pl.read_parquet(tables / "chunks.parquet"), documents)
-    count = {n: cited.get(d, 0) for d, n in documents.select("doc_id", "number").iter_rows() if n}
+    return {n: cited.get(d, 0) for d, n in documents.select("doc_id", "number").iter_rows() if n}
+
+
+def print_cited(folder: Path) -> None:
+    """Print the share of the benchmark's judged articles, and of all the run's documents, that the rest of the
+    corpus cites at least 1, 2, 5 and 10 times (:func:`citations_by_number`)."""
+    count = citations_by_number(folder)
     _, data = run_benchmark(folder)
     judged = {p for j in data.judgements for p in j} & set(count)
     print(
@@ -431,6 +477,11 @@ def main() -> None:
         help="print a kept run's base and fine-tuned models fused with BM25 at several weights, and exit",
     )
     parser.add_argument(
+        "--prior",
+        metavar="RUN",
+        help="print a kept run's base and fine-tuned models with a citation prior at several weights, and exit",
+    )
+    parser.add_argument(
         "--cited",
         metavar="RUN",
         help="print how often the corpus of a kept run cites the benchmark's judged articles, and exit",
@@ -450,6 +501,9 @@ def main() -> None:
         return
     if args.cited:
         print_cited(run_folder(args.cited))
+        return
+    if args.prior:
+        print_prior(run_folder(args.prior))
         return
     if not args.quick and not (CODE.is_dir() and BENCH.is_dir()):
         sys.exit(f"{CODE} or {BENCH} not found: they live in ../shared/data (or run with --quick)")
