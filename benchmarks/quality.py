@@ -286,10 +286,18 @@ def print_hybrid(folder: Path) -> None:
     over the model alone with its interval."""
     from lexqa.lexical import Bm25, bm25_languages
 
-    params, data = run_benchmark(_kept_model(folder))
+    _require_model(folder)
+    params, data = run_benchmark(folder)
     bm25 = Bm25(data.corpus_texts, bm25_languages(params)).scores(data.query_texts)
     print(f"{data.name} nDCG@10 of each model fused with BM25 (min-max per query; BM25's weight on top)")
-    print_fusions(folder, params, data, HYBRID_WEIGHTS, lambda dense, weight: fused(dense, bm25, weight))
+    print_fusions(
+        folder,
+        params,
+        data,
+        HYBRID_WEIGHTS,
+        lambda dense, weight: fused(dense, bm25, weight),
+        best_of=HYBRID_WEIGHTS[1:-1],  # a fusion: neither the model alone nor BM25 alone
+    )
 
 
 def print_prior(folder: Path) -> None:
@@ -298,16 +306,16 @@ def print_prior(folder: Path) -> None:
     whether the articles the code cites most are those the benchmark's judges pick (a query-independent prior,
     as PageRank is to web search)."""
     counts = citations_by_number(folder)
-    params, data = run_benchmark(_kept_model(folder))
+    _require_model(folder)
+    params, data = run_benchmark(folder)
     prior = np.log1p(np.array([counts.get(n, 0) for n in data.corpus_ids], dtype=np.float32))
     print(f"{data.name} nDCG@10 of each model with a citation prior (cosine + weight × ln(1 + citations))")
     print_fusions(folder, params, data, PRIOR_WEIGHTS, lambda dense, weight: dense + weight * prior)
 
 
-def _kept_model(folder: Path) -> Path:
+def _require_model(folder: Path) -> None:
     if not (folder / "models/lexqa/modules.json").exists():
         sys.exit(f"{folder / 'models/lexqa'} holds no model: runs keep theirs with --keep")
-    return folder
 
 
 def print_fusions(
@@ -316,10 +324,11 @@ def print_fusions(
     data: BeirSet,
     weights: tuple[float, ...],
     fuse: Callable[[np.ndarray, float], np.ndarray],
+    best_of: tuple[float, ...] | None = None,
 ) -> None:
     """One line per model (base, fine-tuned) of nDCG@10 at full dimension with its query × passage cosines
-    passed through ``fuse(cosines, weight)`` at each weight (the first: the model alone), and the best
-    weight's gain with its interval over requests."""
+    passed through ``fuse(cosines, weight)`` at each weight (the first: the model alone), and the gain of
+    the best weight among ``best_of`` (default: all but the first) with its interval over requests."""
     import torch
 
     from lexqa.embed import ModelSpec, open_embedder
@@ -339,7 +348,7 @@ def print_fusions(
             ranked = top_k(torch.from_numpy(fuse(dense, weight))).numpy()
             per_query[weight] = query_frame(data, label, None, ranked)["ndcg_at_10"]
         means = {w: float(v.mean()) for w, v in per_query.items()}
-        best = max(weights[1:], key=means.__getitem__)
+        best = max(best_of or weights[1:], key=means.__getitem__)
         low, high = difference_interval(data.query_ids, per_query[best], per_query[weights[0]])
         print(
             f"  {label:<10}  "
