@@ -103,6 +103,34 @@ def test_mostly_random_negatives_are_warned_about_with_the_margin_that_would_min
     assert stats["mined"] >= len(pairs) // 2
 
 
+class _Vectors:
+    """An encoder whose vectors are given: only what ``add_negatives`` calls."""
+
+    def __init__(self, queries: np.ndarray, passages: np.ndarray) -> None:
+        self._queries, self._passages = queries, passages
+
+    def queries(self, texts: list[str]) -> np.ndarray:
+        return self._queries[: len(texts)]
+
+    def passages(self, texts: list[str]) -> np.ndarray:
+        return self._passages[: len(texts)]
+
+
+def test_passages_the_model_ranks_below_the_window_are_warned_about_without_a_margin(caplog):
+    """Each question is nearest two other passages and farthest from its own: no margin can mine from a
+    window of 1 + 1 candidates, and the warning says so instead of suggesting a negative margin."""
+    eye = np.eye(4, dtype=np.float32)
+    queries = np.stack([2 * eye[(i + 1) % 4] + eye[(i + 2) % 4] + 0.5 * eye[i] for i in range(4)])
+    queries /= np.linalg.norm(queries, axis=1, keepdims=True)
+    pairs = [{"anchor": f"question {i}", "positive": f"passage {i}"} for i in range(4)]
+    params = HardNegativesParams(relative_margin=0.05, range_max=1)
+    stats = add_negatives(pairs, ["g0", "g1", "g2", "g3"], params, _Vectors(queries, eye), seed=0)
+    assert stats == {"mined": 0, "random": 4}
+    (warning,) = [r.getMessage() for r in caplog.records if "random negatives" in r.getMessage()]
+    assert "ranks their own passage below all 1 best candidates, so no margin mines them" in warning
+    assert "at a margin of" not in warning
+
+
 BM25_CORPUS = [
     "Le salarié a droit à un congé payé de deux jours et demi par mois de travail.",
     "Le congé payé est pris entre le 1er mai et le 31 octobre.",

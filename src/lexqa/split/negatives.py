@@ -137,20 +137,43 @@ def add_negatives(
     if stats["random"] > stats["mined"]:
         log.warning(
             "split: %d of %d training pairs got random negatives: for most questions, fewer than %d of the "
-            "%d best candidates score below the positive by split.hard_negatives.relative_margin %g; "
-            "half of them would get mined ones at a margin of %.3f%s",
+            "%d best candidates score below the positive by split.hard_negatives.relative_margin %g; %s",
             stats["random"],
             stats["mined"] + stats["random"],
             k,
             params.range_max,
             params.relative_margin,
-            float(np.nanmedian(reach)) if not np.isnan(reach).all() else math.nan,
-            ". A model whose cosines crowd together (multilingual-e5) needs a smaller margin than one whose "
-            "cosines spread (docs/curate.md)"
-            if params.retriever == "model"
-            else " (a question sharing no word with its own passage gets a random one at any margin)",
+            _advice(reach, params),
         )
     return stats
+
+
+def _advice(reach: Sequence[float], params: HardNegativesParams) -> str:
+    """What would mine more, from each question's ``reach`` (:func:`mine`): the margin at which half of them
+    would get mined negatives, or, when half of them rank their own passage below every candidate of their
+    window, that no margin does.
+
+    >>> _advice([0.01, 0.02, 0.03], HardNegativesParams())[:54]
+    'half of them would get mined ones at a margin of 0.020'
+    >>> _advice([-0.2, -0.1, 0.02], HardNegativesParams())[:70]
+    'for half of them the base model ranks their own passage below all 50 b'
+    """
+    half = float(np.nanmedian(reach)) if not np.isnan(reach).all() else math.nan
+    if params.retriever == "bm25":
+        return (
+            f"half of them would get mined ones at a margin of {half:.3f} (a question sharing no word with "
+            "its own passage gets a random one at any margin)"
+        )
+    if half < 0:
+        return (
+            f"for half of them the base model ranks their own passage below all {params.range_max} best "
+            "candidates, so no margin mines them: it does not find their passages (a larger "
+            "split.hard_negatives.range_max reaches further, to candidates that are not much harder)"
+        )
+    return (
+        f"half of them would get mined ones at a margin of {half:.3f}. A model whose cosines crowd together "
+        "(multilingual-e5) needs a smaller margin than one whose cosines spread (docs/curate.md)"
+    )
 
 
 def _random_negatives(
