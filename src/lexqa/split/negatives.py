@@ -150,8 +150,8 @@ def add_negatives(
 
 def _advice(reach: Sequence[float], params: HardNegativesParams) -> str:
     """What would mine more, from each question's ``reach`` (:func:`mine`): the margin at which half of them
-    would get mined negatives, or, when half of them rank their own passage below every candidate of their
-    window, that no margin does.
+    would get mined negatives, or, when the retriever ranks half of their own passages below every candidate
+    of their window, that no margin does.
 
     >>> _advice([0.01, 0.02, 0.03], HardNegativesParams())[:54]
     'half of them would get mined ones at a margin of 0.020'
@@ -159,16 +159,17 @@ def _advice(reach: Sequence[float], params: HardNegativesParams) -> str:
     'for half of them the base model ranks their own passage below all 50 b'
     """
     half = float(np.nanmedian(reach)) if not np.isnan(reach).all() else math.nan
+    if half < 0:
+        ranker = "BM25" if params.retriever == "bm25" else "the base model"
+        return (
+            f"for half of them {ranker} ranks their own passage below all {params.range_max} best "
+            "candidates, so no margin mines them: it does not find their passages (a larger "
+            "split.hard_negatives.range_max reaches further, to candidates that are not much harder)"
+        )
     if params.retriever == "bm25":
         return (
             f"half of them would get mined ones at a margin of {half:.3f} (a question sharing no word with "
             "its own passage gets a random one at any margin)"
-        )
-    if half < 0:
-        return (
-            f"for half of them the base model ranks their own passage below all {params.range_max} best "
-            "candidates, so no margin mines them: it does not find their passages (a larger "
-            "split.hard_negatives.range_max reaches further, to candidates that are not much harder)"
         )
     return (
         f"half of them would get mined ones at a margin of {half:.3f}. A model whose cosines crowd together "
